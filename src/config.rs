@@ -1,0 +1,219 @@
+//! Configuration from the environment, read once at start-up.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
+use crate::metadata::parse_bool;
+
+/// Connect timeout for every AWS call.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Limit for one HTTP attempt of an AWS call.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Limit for one AWS call, retries included. A record makes at most five calls plus one per
+/// extra page of Glue history, so the function timeout should be at least 90 s.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The SDK's standard retry mode (3 attempts, exponential backoff with jitter).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+}
+
+/// Explicit timeouts, so a hung call fails the record instead of the whole function.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The function's settings (see the README's configuration table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Keys must start with it; always ends with `/`.
+    pub labels_prefix: String,
+    /// User-metadata key of the replace flag, lower-case, without `x-amz-meta-`.
+    pub replace_metadata_key: String,
+    pub default_replace_all_labels: bool,
+    pub max_concurrency: usize,
+    pub s3_force_path_style: bool,
+}
+
+/// A variable is set to something the function cannot use.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {var}={value:?}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub problem: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            labels_prefix: "labels/".into(),
+            replace_metadata_key: "replace-all-labels".into(),
+            default_replace_all_labels: false,
+            max_concurrency: 4,
+            s3_force_path_style: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    /// Reads settings through `lookup` (a variable name → its value, if set).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Config::default();
+        let lookup = &lookup;
+        Ok(Config {
+            labels_prefix: var(
+                lookup,
+                "LABELS_PREFIX",
+                parse_prefix,
+                defaults.labels_prefix,
+            )?,
+            replace_metadata_key: var(
+                lookup,
+                "REPLACE_METADATA_KEY",
+                parse_metadata_key,
+                defaults.replace_metadata_key,
+            )?,
+            default_replace_all_labels: var(
+                lookup,
+                "DEFAULT_REPLACE_ALL_LABELS",
+                parse_flag,
+                defaults.default_replace_all_labels,
+            )?,
+            max_concurrency: var(
+                lookup,
+                "MAX_CONCURRENCY",
+                parse_concurrency,
+                defaults.max_concurrency,
+            )?,
+            s3_force_path_style: var(
+                lookup,
+                "S3_FORCE_PATH_STYLE",
+                parse_flag,
+                defaults.s3_force_path_style,
+            )?,
+        })
+    }
+}
+
+/// One variable: parsed when set, `default` when not.
+fn var<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    parse: fn(&str) -> Result<T, String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(value) => parse(&value).map_err(|problem| ConfigError {
+            var: name,
+            value,
+            problem,
+        }),
+    }
+}
+
+fn parse_prefix(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("the labels prefix must not be empty (e.g. labels/)".into());
+    }
+    Ok(if value.ends_with('/') {
+        value.to_string()
+    } else {
+        format!("{value}/")
+    })
+}
+
+fn parse_metadata_key(value: &str) -> Result<String, String> {
+    let lower = value.trim().to_ascii_lowercase();
+    let key = lower.strip_prefix("x-amz-meta-").unwrap_or(&lower);
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if key.is_empty() || !key.chars().all(token) {
+        return Err("expected an HTTP header name such as replace-all-labels".into());
+    }
+    Ok(key.to_string())
+}
+
+fn parse_flag(value: &str) -> Result<bool, String> {
+    parse_bool(value).ok_or_else(|| "expected true or false".into())
+}
+
+fn parse_concurrency(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n @ 1..=64) => Ok(n),
+        _ => Err("expected a whole number from 1 to 64".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|var| vars.get(var).cloned())
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let config = read(&[]).unwrap();
+        assert_eq!(config.labels_prefix, "labels/");
+        assert_eq!(config.replace_metadata_key, "replace-all-labels");
+        assert!(!config.default_replace_all_labels);
+        assert_eq!(config.max_concurrency, 4);
+        assert!(!config.s3_force_path_style);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let config = read(&[
+            ("LABELS_PREFIX", "incoming/labels"),
+            ("REPLACE_METADATA_KEY", "X-Amz-Meta-Replace"),
+            ("DEFAULT_REPLACE_ALL_LABELS", "TRUE"),
+            ("MAX_CONCURRENCY", "16"),
+            ("S3_FORCE_PATH_STYLE", "true"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config,
+            Config {
+                labels_prefix: "incoming/labels/".into(),
+                replace_metadata_key: "replace".into(),
+                default_replace_all_labels: true,
+                max_concurrency: 16,
+                s3_force_path_style: true,
+            }
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let cases = [
+            ("LABELS_PREFIX", "", "invalid configuration: LABELS_PREFIX=\"\": the labels prefix must not be empty (e.g. labels/)"),
+            ("DEFAULT_REPLACE_ALL_LABELS", "maybe", "invalid configuration: DEFAULT_REPLACE_ALL_LABELS=\"maybe\": expected true or false"),
+            ("S3_FORCE_PATH_STYLE", "1", "invalid configuration: S3_FORCE_PATH_STYLE=\"1\": expected true or false"),
+            ("MAX_CONCURRENCY", "0", "invalid configuration: MAX_CONCURRENCY=\"0\": expected a whole number from 1 to 64"),
+            ("MAX_CONCURRENCY", "many", "invalid configuration: MAX_CONCURRENCY=\"many\": expected a whole number from 1 to 64"),
+            ("REPLACE_METADATA_KEY", "replace all", "invalid configuration: REPLACE_METADATA_KEY=\"replace all\": expected an HTTP header name such as replace-all-labels"),
+            ("REPLACE_METADATA_KEY", "x-amz-meta-", "invalid configuration: REPLACE_METADATA_KEY=\"x-amz-meta-\": expected an HTTP header name such as replace-all-labels"),
+        ];
+        for (var, value, want) in cases {
+            assert_eq!(read(&[(var, value)]).unwrap_err().to_string(), want);
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! One record, start to finish: route → HeadObject → replace flag → duplicate check →
+//! StartImportLabelsTaskRun → receipt tag.
+
+use aws_sdk_glue::config::http::HttpResponse;
+use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_glue::primitives::DateTime;
+use aws_sdk_glue::types::{TaskRun, TaskRunFilterCriteria, TaskType};
+use aws_sdk_s3::types::{Tag, Tagging};
+use tracing::warn;
+
+use crate::intake::{decode_key, Record};
+use crate::outcome::{
+    Failed, ImportError, Imported, NotImported, Outcome, SkipReason, Skipped, RECEIPT_TAG,
+};
+use crate::{metadata, route, State};
+
+/// Processes one record of an S3 notification.
+pub async fn process(state: &State, record: Record) -> Outcome {
+    let key = match decode_key(&record.raw_key) {
+        Ok(key) => key,
+        Err(e) => {
+            return Outcome::Failed(Failed {
+                bucket: record.bucket,
+                key: record.raw_key,
+                error: ImportError::UndecodableKey(e.to_string()),
+            })
+        }
+    };
+    match import(state, &record, &key).await {
+        Ok(imported) => Outcome::Imported(imported),
+        Err(NotImported::Skipped(reason)) => Outcome::Skipped(Skipped {
+            bucket: record.bucket,
+            key,
+            reason,
+        }),
+        Err(NotImported::Failed(error)) => Outcome::Failed(Failed {
+            bucket: record.bucket,
+            key,
+            error,
+        }),
+    }
+}
+
+async fn import(state: &State, record: &Record, key: &str) -> Result<Imported, NotImported> {
+    if !record.event_name.starts_with("ObjectCreated:") {
+        return Err(SkipReason::NotObjectCreated(record.event_name.clone()).into());
+    }
+    let config = &state.config;
+    let transform_id = route::transform_id(&config.labels_prefix, key)?;
+    let bucket = record.bucket.as_str();
+
+    let head = state
+        .s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .set_if_match(record.etag.as_ref().map(|etag| format!("\"{etag}\"")))
+        .send()
+        .await
+        .map_err(|e| match status(&e) {
+            Some(404) => SkipReason::ObjectGone.into(),
+            Some(412) => SkipReason::StaleEvent {
+                etag: record.etag.clone().unwrap_or_default(),
+            }
+            .into(),
+            _ => NotImported::Failed(s3_error("HeadObject", e)),
+        })?;
+    if head.content_length() == Some(0) {
+        return Err(ImportError::EmptyFile.into());
+    }
+    let replace_all_labels = metadata::replace_all_labels(
+        head.metadata(),
+        &config.replace_metadata_key,
+        config.default_replace_all_labels,
+    )?;
+    let input_s3_path = format!("s3://{bucket}/{key}");
+
+    let tags = existing_tags(state, bucket, key).await;
+    if let Some(receipt) = tags.iter().flatten().find(|t| t.key() == RECEIPT_TAG) {
+        return Err(SkipReason::ReceiptTag {
+            task_run_id: receipt.value().to_string(),
+        }
+        .into());
+    }
+    if let Some(run) = earlier_run(state, transform_id, &input_s3_path, record).await? {
+        return Err(SkipReason::GlueHistory {
+            task_run_id: run.task_run_id().unwrap_or_default().to_string(),
+            status: run.status().map(|s| s.as_str()).unwrap_or("?").to_string(),
+        }
+        .into());
+    }
+
+    let started = state
+        .glue
+        .start_import_labels_task_run()
+        .transform_id(transform_id)
+        .input_s3_path(&input_s3_path)
+        .replace_all_labels(replace_all_labels)
+        .send()
+        .await
+        .map_err(|e| glue_error("StartImportLabelsTaskRun", transform_id, e))?;
+    let task_run_id = started.task_run_id().unwrap_or_default().to_string();
+
+    if let Err(problem) = write_receipt(state, bucket, key, tags, &task_run_id).await {
+        warn!(
+            bucket,
+            key, task_run_id, "receipt tag not written: {problem}"
+        );
+    }
+    Ok(Imported {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        transform_id: transform_id.to_string(),
+        input_s3_path,
+        replace_all_labels,
+        task_run_id,
+    })
+}
+
+/// The object's tags, or `None` (with a warning) when they cannot be read.
+async fn existing_tags(state: &State, bucket: &str, key: &str) -> Option<Vec<Tag>> {
+    match state
+        .s3
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(out) => Some(out.tag_set),
+        Err(e) => {
+            warn!(
+                bucket,
+                key,
+                "cannot read the object's tags, relying on Glue's history alone: {}",
+                DisplayErrorContext(&e)
+            );
+            None
+        }
+    }
+}
+
+/// An IMPORT_LABELS run of this file that started after the event, from Glue's own history.
+async fn earlier_run(
+    state: &State,
+    transform_id: &str,
+    input_s3_path: &str,
+    record: &Record,
+) -> Result<Option<TaskRun>, ImportError> {
+    let filter = TaskRunFilterCriteria::builder()
+        .task_run_type(TaskType::ImportLabels)
+        .started_after(DateTime::from_millis(record.event_time.timestamp_millis()))
+        .build();
+    let mut pages = state
+        .glue
+        .get_ml_task_runs()
+        .transform_id(transform_id)
+        .filter(filter)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| glue_error("GetMLTaskRuns", transform_id, e))?;
+        let same_file = |run: &&TaskRun| {
+            run.properties()
+                .and_then(|p| p.import_labels_task_run_properties())
+                .and_then(|p| p.input_s3_path())
+                == Some(input_s3_path)
+        };
+        if let Some(run) = page.task_runs().iter().find(same_file) {
+            return Ok(Some(run.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Adds the receipt tag, keeping the object's other tags.
+async fn write_receipt(
+    state: &State,
+    bucket: &str,
+    key: &str,
+    tags: Option<Vec<Tag>>,
+    task_run_id: &str,
+) -> Result<(), String> {
+    let mut tags =
+        tags.ok_or("the existing tags could not be read, and writing would drop them")?;
+    tags.push(
+        Tag::builder()
+            .key(RECEIPT_TAG)
+            .value(task_run_id)
+            .build()
+            .map_err(|e| e.to_string())?,
+    );
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(tags))
+        .build()
+        .map_err(|e| e.to_string())?;
+    state
+        .s3
+        .put_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .tagging(tagging)
+        .send()
+        .await
+        .map_err(|e| DisplayErrorContext(&e).to_string())?;
+    Ok(())
+}
+
+fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+fn s3_error<E: std::error::Error + 'static>(
+    operation: &'static str,
+    err: SdkError<E, HttpResponse>,
+) -> ImportError {
+    match status(&err) {
+        Some(403) => ImportError::S3AccessDenied { operation },
+        _ => ImportError::S3 {
+            operation,
+            message: DisplayErrorContext(&err).to_string(),
+        },
+    }
+}
+
+fn glue_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    transform_id: &str,
+    err: SdkError<E, HttpResponse>,
+) -> ImportError {
+    let (code, message) = match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e
+                .code()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {}", service.raw().status().as_u16()));
+            (code, e.message().unwrap_or("no message").to_string())
+        }
+        SdkError::ConstructionFailure(_) => (
+            "RequestConstruction".to_string(),
+            DisplayErrorContext(&err).to_string(),
+        ),
+        SdkError::TimeoutError(_) => (
+            "Timeout".to_string(),
+            "no answer within the SDK timeouts".to_string(),
+        ),
+        _ => (
+            "NetworkError".to_string(),
+            DisplayErrorContext(&err).to_string(),
+        ),
+    };
+    ImportError::Glue {
+        operation,
+        code,
+        message,
+        transform_id: transform_id.to_string(),
+    }
+}

@@ -1,0 +1,46 @@
+//! glue-label-importer: an S3 upload under the labels prefix starts exactly one AWS Glue
+//! FindMatches label import.
+//!
+//! The flow, per record: [`intake`] (event → records, key decoding) → [`route`] (key →
+//! transform ID) → HeadObject → [`metadata`] (replace flag) → duplicate check → start → receipt
+//! tag, all in [`importer`]; [`handler`] runs the records of one event and builds the response.
+
+pub mod config;
+pub mod handler;
+pub mod importer;
+pub mod intake;
+pub mod logging;
+pub mod metadata;
+pub mod outcome;
+pub mod route;
+
+pub use config::{Config, ConfigError};
+
+/// What every invocation uses: configuration and SDK clients, built once at start-up.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub config: Config,
+    pub s3: aws_sdk_s3::Client,
+    pub glue: aws_sdk_glue::Client,
+}
+
+impl State {
+    /// Reads the configuration and builds the clients (region, credentials and endpoint
+    /// overrides such as `AWS_ENDPOINT_URL_S3` come from the standard AWS sources).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(config::retry_config())
+            .timeout_config(config::timeout_config())
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(config.s3_force_path_style)
+            .build();
+        Ok(State {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            glue: aws_sdk_glue::Client::new(&sdk),
+            config,
+        })
+    }
+}

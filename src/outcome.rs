@@ -1,0 +1,163 @@
+//! What happened to each record, and the errors that say what to do next.
+
+use serde::Serialize;
+
+/// Name of the tag written on an imported object: its value is the Glue task run ID.
+pub const RECEIPT_TAG: &str = "glue-import-task-run-id";
+
+/// A record whose import was started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Imported {
+    pub bucket: String,
+    pub key: String,
+    pub transform_id: String,
+    pub input_s3_path: String,
+    pub replace_all_labels: bool,
+    pub task_run_id: String,
+}
+
+/// A record that needs no import (benign: the invocation still succeeds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub bucket: String,
+    pub key: String,
+    #[serde(serialize_with = "serialize_display")]
+    pub reason: SkipReason,
+}
+
+/// A record whose import could not be started.
+#[derive(Debug)]
+pub struct Failed {
+    pub bucket: String,
+    pub key: String,
+    pub error: ImportError,
+}
+
+/// The result of processing one record.
+#[derive(Debug)]
+pub enum Outcome {
+    Imported(Imported),
+    Skipped(Skipped),
+    Failed(Failed),
+}
+
+/// Why a record was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SkipReason {
+    #[error("event {0} is not an object creation")]
+    NotObjectCreated(String),
+    #[error("key is outside the labels prefix {prefix:?}")]
+    OutsidePrefix { prefix: String },
+    #[error("key has no transform segment: label files go to {prefix}<transform-id>/<file>.csv")]
+    NoTransformSegment { prefix: String },
+    #[error("folder marker (key ends with /), not a label file")]
+    FolderMarker,
+    #[error("object no longer exists (404)")]
+    ObjectGone,
+    #[error("stale event: the object was overwritten after this event (eTag {etag} is no longer current); the newer upload has its own event")]
+    StaleEvent { etag: String },
+    #[error("duplicate: the object already carries the receipt tag {RECEIPT_TAG}={task_run_id}")]
+    ReceiptTag { task_run_id: String },
+    #[error("duplicate: Glue task run {task_run_id} ({status}) already imports this file")]
+    GlueHistory { task_run_id: String, status: String },
+}
+
+/// Why a record failed. Every message says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the event's object key is not valid URL-encoded UTF-8 ({0}); S3 never sends such keys, check what produced this event")]
+    UndecodableKey(String),
+    #[error("invalid transform ID {id:?}: {problem}; put the file under {prefix}<transform-id>/ using an ID from `aws glue list-ml-transforms`")]
+    InvalidTransformId {
+        id: String,
+        problem: &'static str,
+        prefix: String,
+    },
+    #[error("the file is empty (0 bytes) and Glue rejects empty label files; upload the labeled CSV again")]
+    EmptyFile,
+    #[error("user metadata {meta_key}={value:?} is neither true nor false; upload the file again with --metadata {meta_key}=true (replace all labels) or {meta_key}=false (append)")]
+    BadReplaceFlag { meta_key: String, value: String },
+    #[error("S3 {operation} was denied (403): grant the function s3:GetObject on the labels prefix (without s3:ListBucket S3 also answers 403 for a deleted object)")]
+    S3AccessDenied { operation: &'static str },
+    #[error("S3 {operation} failed: {message}; a retry may succeed")]
+    S3 {
+        operation: &'static str,
+        message: String,
+    },
+    #[error(
+        "Glue {operation} failed with {code}: {message}; {}",
+        glue_hint(code, transform_id)
+    )]
+    Glue {
+        operation: &'static str,
+        code: String,
+        message: String,
+        transform_id: String,
+    },
+}
+
+impl ImportError {
+    /// Whether invoking again with the same event can help.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ImportError::S3 { .. } => true,
+            ImportError::Glue { code, .. } => !is_permanent_glue_code(code),
+            _ => false,
+        }
+    }
+}
+
+/// Glue error codes for which a retry cannot help (glue-api.md §4, §8).
+fn is_permanent_glue_code(code: &str) -> bool {
+    matches!(
+        code,
+        "EntityNotFoundException"
+            | "InvalidInputException"
+            | "ResourceNumberLimitExceededException"
+            | "AccessDeniedException"
+            | "ValidationException"
+            | "RequestConstruction"
+    )
+}
+
+fn glue_hint(code: &str, transform_id: &str) -> String {
+    match code {
+        "EntityNotFoundException" => format!(
+            "check that transform {transform_id} exists in this account and region (aws glue get-ml-transform --transform-id {transform_id})"
+        ),
+        "InvalidInputException" => "check that the transform's IAM role can read the file, that the bucket is in the transform's region and that the file is a labeled CSV; then upload it again".to_string(),
+        "ResourceNumberLimitExceededException" => "the label file is over Glue's size quota (10 MB by default); split it into smaller files and upload those".to_string(),
+        "AccessDeniedException" => format!(
+            "grant the function glue:StartImportLabelsTaskRun and glue:GetMLTaskRuns on transform {transform_id}"
+        ),
+        "ValidationException" | "RequestConstruction" => "the request could not be sent; check the function's AWS configuration (region, endpoint)".to_string(),
+        _ => "a retry may succeed (Lambda retries the event; duplicates are detected)".to_string(),
+    }
+}
+
+fn serialize_display<T: std::fmt::Display, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+/// A record the pipeline stops early, benignly or not. `?` converts both halves.
+#[derive(Debug)]
+pub enum NotImported {
+    Skipped(SkipReason),
+    Failed(ImportError),
+}
+
+impl From<SkipReason> for NotImported {
+    fn from(reason: SkipReason) -> Self {
+        NotImported::Skipped(reason)
+    }
+}
+
+impl From<ImportError> for NotImported {
+    fn from(error: ImportError) -> Self {
+        NotImported::Failed(error)
+    }
+}
