@@ -1,0 +1,724 @@
+//! The handler on the real SDK clients, answered by aws-smithy-mocks: every outcome, the exact
+//! Glue request, the response JSON and the error text.
+
+use std::time::Duration;
+
+use aws_sdk_glue::operation::get_ml_task_runs::{GetMlTaskRunsInput, GetMlTaskRunsOutput};
+use aws_sdk_glue::operation::start_import_labels_task_run::StartImportLabelsTaskRunOutput;
+use aws_sdk_glue::primitives::DateTime;
+use aws_sdk_glue::types::{
+    ImportLabelsTaskRunProperties, TaskRun, TaskRunProperties, TaskStatusType, TaskType,
+};
+use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
+use aws_sdk_s3::types::Tag;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use glue_label_importer::config::{retry_config, timeout_config};
+use glue_label_importer::handler::{handle, Response};
+use glue_label_importer::{Config, State};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{json, Value};
+
+const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
+const EVENT_TIME: &str = "2026-11-29T10:00:00.000Z";
+const EVENT_MILLIS: i64 = 1_795_946_400_000;
+
+fn s3_record(raw_key: &str, etag: &str) -> Value {
+    json!({
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": EVENT_TIME, "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "labels",
+               "bucket": {"name": "bkt", "arn": "arn:aws:s3:::bkt"},
+               "object": {"key": raw_key, "size": 120, "eTag": etag, "sequencer": "0055AED6DCD90281E5"}}
+    })
+}
+
+fn event(records: Vec<Value>) -> LambdaEvent<Value> {
+    LambdaEvent::new(json!({ "Records": records }), Context::default())
+}
+
+fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
+    let retry = || retry_config().with_initial_backoff(Duration::from_millis(1));
+    State {
+        config,
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3, |c| c
+            .retry_config(retry())
+            .timeout_config(timeout_config())),
+        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
+            .retry_config(retry())
+            .timeout_config(timeout_config())),
+    }
+}
+
+fn head(meta: &[(&str, &str)], len: i64) -> Rule {
+    let meta: Vec<(String, String)> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    mock!(aws_sdk_s3::Client::head_object).then_output(move || {
+        meta.iter()
+            .fold(
+                HeadObjectOutput::builder().content_length(len),
+                |b, (k, v)| b.metadata(k, v),
+            )
+            .build()
+    })
+}
+
+fn tags(existing: &[(&str, &str)]) -> Rule {
+    let existing: Vec<Tag> = existing
+        .iter()
+        .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
+        .collect();
+    mock!(aws_sdk_s3::Client::get_object_tagging).then_output(move || {
+        GetObjectTaggingOutput::builder()
+            .set_tag_set(Some(existing.clone()))
+            .build()
+            .unwrap()
+    })
+}
+
+fn put_tags() -> Rule {
+    mock!(aws_sdk_s3::Client::put_object_tagging)
+        .then_output(|| PutObjectTaggingOutput::builder().build())
+}
+
+fn history(runs: Vec<TaskRun>) -> Rule {
+    mock!(aws_sdk_glue::Client::get_ml_task_runs).then_output(move || {
+        GetMlTaskRunsOutput::builder()
+            .set_task_runs(Some(runs.clone()))
+            .build()
+    })
+}
+
+fn run(id: &str, path: &str, status: TaskStatusType) -> TaskRun {
+    TaskRun::builder()
+        .transform_id(TFM)
+        .task_run_id(id)
+        .status(status)
+        .properties(
+            TaskRunProperties::builder()
+                .task_type(TaskType::ImportLabels)
+                .import_labels_task_run_properties(
+                    ImportLabelsTaskRunProperties::builder()
+                        .input_s3_path(path)
+                        .replace(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// StartImportLabelsTaskRun, answering only the exact expected request.
+fn start_exact(transform_id: &str, path: &str, replace: bool, task_run_id: &str) -> Rule {
+    let (transform_id, path, task_run_id) = (
+        transform_id.to_string(),
+        path.to_string(),
+        task_run_id.to_string(),
+    );
+    mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+        .match_requests(move |r| {
+            r.transform_id() == Some(transform_id.as_str())
+                && r.input_s3_path() == Some(path.as_str())
+                && r.replace_all_labels() == Some(replace)
+        })
+        .then_output(move || {
+            StartImportLabelsTaskRunOutput::builder()
+                .task_run_id(task_run_id.clone())
+                .build()
+        })
+}
+
+fn any_start() -> Rule {
+    mock!(aws_sdk_glue::Client::start_import_labels_task_run).then_output(|| {
+        StartImportLabelsTaskRunOutput::builder()
+            .task_run_id("tsk-unexpected")
+            .build()
+    })
+}
+
+fn glue_error_body(code: &str, message: &str) -> String {
+    json!({"__type": code, "Message": message}).to_string()
+}
+
+/// Runs an invocation that must fail; its error as Lambda reports it.
+async fn failure(state: &State, ev: LambdaEvent<Value>) -> Diagnostic {
+    let err = handle(state, ev)
+        .await
+        .expect_err("the invocation should fail");
+    let message = err.to_string();
+    let diagnostic: Diagnostic = err.into();
+    assert_eq!(diagnostic.error_message, message);
+    diagnostic
+}
+
+#[tokio::test]
+async fn imports_a_labeled_file_with_the_exact_glue_request() {
+    let path = format!("s3://bkt/labels/{TFM}/round 1 é a+b.csv");
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .match_requests(|r| r.bucket() == Some("bkt") && r.if_match() == Some("\"etag-1\""))
+        .then_output(|| {
+            HeadObjectOutput::builder()
+                .content_length(120)
+                .metadata("replace-all-labels", "TRUE")
+                .build()
+        });
+    let get_tags = tags(&[("team", "risk")]);
+    let expected_key = format!("labels/{TFM}/round 1 é a+b.csv");
+    let put = mock!(aws_sdk_s3::Client::put_object_tagging)
+        .match_requests(move |r| {
+            let set: Vec<(&str, &str)> = r
+                .tagging()
+                .map(|t| t.tag_set().iter().map(|t| (t.key(), t.value())).collect())
+                .unwrap_or_default();
+            r.key() == Some(expected_key.as_str())
+                && set == [("team", "risk"), ("glue-import-task-run-id", "tsk-1")]
+        })
+        .then_output(|| PutObjectTaggingOutput::builder().build());
+    let hist = mock!(aws_sdk_glue::Client::get_ml_task_runs)
+        .match_requests(|r: &GetMlTaskRunsInput| {
+            let f = r.filter();
+            r.transform_id() == Some(TFM)
+                && f.and_then(|f| f.task_run_type()) == Some(&TaskType::ImportLabels)
+                && f.and_then(|f| f.started_after()) == Some(&DateTime::from_millis(EVENT_MILLIS))
+        })
+        .then_output(|| GetMlTaskRunsOutput::builder().build());
+    let start = start_exact(TFM, &path, true, "tsk-1");
+    let state = state(
+        Config::default(),
+        &[&head, &get_tags, &put],
+        &[&hist, &start],
+    );
+
+    let raw_key = format!("labels/{TFM}/round+1+%C3%A9+a%2Bb.csv");
+    let response = handle(&state, event(vec![s3_record(&raw_key, "etag-1")]))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        json!({"imported": [{"bucket": "bkt", "key": format!("labels/{TFM}/round 1 é a+b.csv"),
+                             "transformId": TFM, "inputS3Path": path, "replaceAllLabels": true,
+                             "taskRunId": "tsk-1"}],
+               "skipped": []})
+    );
+    assert_eq!(
+        (
+            head.num_calls(),
+            hist.num_calls(),
+            start.num_calls(),
+            put.num_calls()
+        ),
+        (1, 1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn absent_flag_takes_the_configured_default() {
+    for default in [false, true] {
+        let path = format!("s3://bkt/labels/{TFM}/x.csv");
+        let (h, t, p, hist) = (
+            head(&[("owner", "ana")], 5),
+            tags(&[]),
+            put_tags(),
+            history(vec![]),
+        );
+        let start = start_exact(TFM, &path, default, "tsk-2");
+        let config = Config {
+            default_replace_all_labels: default,
+            ..Config::default()
+        };
+        let state = state(config, &[&h, &t, &p], &[&hist, &start]);
+        let response = handle(
+            &state,
+            event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.imported[0].replace_all_labels, default);
+        assert_eq!(start.num_calls(), 1);
+    }
+}
+
+#[tokio::test]
+async fn honours_a_custom_prefix_and_metadata_key() {
+    let path = format!("s3://bkt/in/labels/{TFM}/2024/x.csv");
+    let (h, t, p, hist) = (
+        head(&[("replace", "false")], 5),
+        tags(&[]),
+        put_tags(),
+        history(vec![]),
+    );
+    let start = start_exact(TFM, &path, false, "tsk-3");
+    let config = Config {
+        labels_prefix: "in/labels/".into(),
+        replace_metadata_key: "replace".into(),
+        default_replace_all_labels: true,
+        ..Config::default()
+    };
+    let state = state(config, &[&h, &t, &p], &[&hist, &start]);
+    let response = handle(
+        &state,
+        event(vec![s3_record(&format!("in/labels/{TFM}/2024/x.csv"), "e")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.imported[0].input_s3_path, path);
+    assert_eq!(start.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn skips_keys_that_are_not_label_files_without_calling_aws() {
+    let (h, start) = (head(&[], 5), any_start());
+    let state = state(Config::default(), &[&h], &[&start]);
+    let records = vec![
+        s3_record("labels-archive/tfm-1/x.csv", "e"),
+        s3_record("labels/x.csv", "e"),
+        s3_record("labels/tfm-1/", "e"),
+    ];
+    let response = handle(&state, event(records)).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        json!({"imported": [], "skipped": [
+            {"bucket": "bkt", "key": "labels-archive/tfm-1/x.csv", "reason": "key is outside the labels prefix \"labels/\""},
+            {"bucket": "bkt", "key": "labels/x.csv", "reason": "key has no transform segment: label files go to labels/<transform-id>/<file>.csv"},
+            {"bucket": "bkt", "key": "labels/tfm-1/", "reason": "folder marker (key ends with /), not a label file"},
+        ]})
+    );
+    assert_eq!((h.num_calls(), start.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn skips_other_event_types() {
+    let start = any_start();
+    let state = state(Config::default(), &[], &[&start]);
+    let mut record = s3_record(&format!("labels/{TFM}/x.csv"), "e");
+    record["eventName"] = json!("ObjectRemoved:Delete");
+    let response = handle(&state, event(vec![record])).await.unwrap();
+    assert_eq!(
+        response.skipped[0].reason.to_string(),
+        "event ObjectRemoved:Delete is not an object creation"
+    );
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn skips_an_object_that_is_gone_or_was_overwritten() {
+    for (status, reason) in [
+        (404, "object no longer exists (404)".to_string()),
+        (412, "stale event: the object was overwritten after this event (eTag old-etag is no longer current); the newer upload has its own event".to_string()),
+    ] {
+        let h = mock!(aws_sdk_s3::Client::head_object).sequence().http_status(status, None).repeatedly().build();
+        let start = any_start();
+        let state = state(Config::default(), &[&h], &[&start]);
+        let response = handle(&state, event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "old-etag")])).await.unwrap();
+        assert_eq!(response.skipped[0].reason.to_string(), reason);
+        assert_eq!((h.num_calls(), start.num_calls()), (1, 0), "status {status}");
+    }
+}
+
+#[tokio::test]
+async fn skips_a_file_that_carries_the_receipt_tag() {
+    let (h, t, hist, start) = (
+        head(&[], 5),
+        tags(&[("glue-import-task-run-id", "tsk-earlier")]),
+        history(vec![]),
+        any_start(),
+    );
+    let state = state(Config::default(), &[&h, &t], &[&hist, &start]);
+    let response = handle(
+        &state,
+        event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response.skipped[0].reason.to_string(),
+        "duplicate: the object already carries the receipt tag glue-import-task-run-id=tsk-earlier"
+    );
+    assert_eq!((hist.num_calls(), start.num_calls()), (0, 0));
+}
+
+#[tokio::test]
+async fn skips_a_file_glue_already_imports_reading_every_page() {
+    let path = format!("s3://bkt/labels/{TFM}/x.csv");
+    let other = format!("s3://bkt/labels/{TFM}/other.csv");
+    let page1 = vec![
+        run("tsk-a", &other, TaskStatusType::Succeeded),
+        run("tsk-b", &format!("{path}.bak"), TaskStatusType::Failed),
+    ];
+    let page2 = vec![run("tsk-c", &path, TaskStatusType::Failed)];
+    let hist = mock!(aws_sdk_glue::Client::get_ml_task_runs).then_compute_output(move |r| match r
+        .next_token()
+    {
+        None => GetMlTaskRunsOutput::builder()
+            .set_task_runs(Some(page1.clone()))
+            .next_token("page-2")
+            .build(),
+        Some("page-2") => GetMlTaskRunsOutput::builder()
+            .set_task_runs(Some(page2.clone()))
+            .build(),
+        Some(other) => panic!("unexpected token {other}"),
+    });
+    let (h, t, start) = (head(&[], 5), tags(&[]), any_start());
+    let state = state(Config::default(), &[&h, &t], &[&hist, &start]);
+    let response = handle(
+        &state,
+        event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        response.skipped[0].reason.to_string(),
+        "duplicate: Glue task run tsk-c (FAILED) already imports this file"
+    );
+    assert_eq!((hist.num_calls(), start.num_calls()), (2, 0));
+}
+
+#[tokio::test]
+async fn an_s3_test_event_succeeds_with_nothing_to_do() {
+    let state = state(Config::default(), &[], &[]);
+    let ev = LambdaEvent::new(
+        json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2014-10-13T15:57:02.089Z",
+               "Bucket": "bkt", "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw"}),
+        Context::default(),
+    );
+    assert_eq!(handle(&state, ev).await.unwrap(), Response::default());
+}
+
+#[tokio::test]
+async fn a_payload_that_is_not_an_s3_notification_is_an_invalid_event() {
+    let state = state(Config::default(), &[], &[]);
+    let ev = LambdaEvent::new(
+        json!({"detail-type": "Object Created", "source": "aws.s3"}),
+        Context::default(),
+    );
+    let diagnostic: Diagnostic = handle(&state, ev).await.unwrap_err().into();
+    assert_eq!(diagnostic.error_type, "InvalidEvent");
+    assert_eq!(
+        diagnostic.error_message,
+        "the event is not an S3 event notification (it has no Records); invoke the function with an S3 ObjectCreated notification ({\"Records\": [...]}), e.g. a file from events/"
+    );
+}
+
+/// A record that fails before any AWS call, with its exact message.
+#[tokio::test]
+async fn fails_records_with_a_bad_key() {
+    let start = any_start();
+    let state = state(Config::default(), &[], &[&start]);
+    let records = vec![
+        s3_record("labels//x.csv", "e"),
+        s3_record("labels/t/%FF.csv", "e"),
+    ];
+    let d = failure(&state, event(records)).await;
+    assert_eq!(d.error_type, "PermanentImportFailure");
+    assert_eq!(
+        d.error_message,
+        "2 of 2 record(s) failed: s3://bkt/labels//x.csv: invalid transform ID \"\": it is empty; put the file under labels/<transform-id>/ using an ID from `aws glue list-ml-transforms` \
+         | s3://bkt/labels/t/%FF.csv: the event's object key is not valid URL-encoded UTF-8 (invalid utf-8 sequence of 1 bytes from index 9); S3 never sends such keys, check what produced this event"
+    );
+    assert_eq!(start.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn fails_an_empty_file_and_a_bad_replace_flag() {
+    let key = format!("labels/{TFM}/x.csv");
+    for (h, want) in [
+        (head(&[], 0), "the file is empty (0 bytes) and Glue rejects empty label files; upload the labeled CSV again".to_string()),
+        (head(&[("replace-all-labels", "yes")], 5), "user metadata replace-all-labels=\"yes\" is neither true nor false; upload the file again with --metadata replace-all-labels=true (replace all labels) or replace-all-labels=false (append)".to_string()),
+    ] {
+        let start = any_start();
+        let state = state(Config::default(), &[&h], &[&start]);
+        let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
+        assert_eq!(d.error_type, "PermanentImportFailure");
+        assert_eq!(d.error_message, format!("1 of 1 record(s) failed: s3://bkt/{key}: {want}"));
+        assert_eq!(start.num_calls(), 0);
+    }
+}
+
+#[tokio::test]
+async fn head_object_denied_is_permanent() {
+    let h = mock!(aws_sdk_s3::Client::head_object)
+        .sequence()
+        .http_status(403, None)
+        .repeatedly()
+        .build();
+    let state = state(Config::default(), &[&h], &[]);
+    let d = failure(
+        &state,
+        event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
+    )
+    .await;
+    assert_eq!(d.error_type, "PermanentImportFailure");
+    assert_eq!(
+        d.error_message,
+        format!("1 of 1 record(s) failed: s3://bkt/labels/{TFM}/x.csv: S3 HeadObject was denied (403): grant the function s3:GetObject on the labels prefix (without s3:ListBucket S3 also answers 403 for a deleted object)")
+    );
+}
+
+/// Glue's permanent errors: answered once, not retried, reported with a hint.
+#[tokio::test]
+async fn permanent_glue_errors_fail_without_retrying() {
+    let key = format!("labels/{TFM}/x.csv");
+    let cases = [
+        ("EntityNotFoundException", format!("Cannot find MLTransform in account 123456789012 with handle {TFM}."),
+         format!("check that transform {TFM} exists in this account and region (aws glue get-ml-transform --transform-id {TFM})")),
+        ("InvalidInputException", "Cannot access the label file at s3://bkt/x. Access Denied.".to_string(),
+         "check that the transform's IAM role can read the file, that the bucket is in the transform's region and that the file is a labeled CSV; then upload it again".to_string()),
+        ("ResourceNumberLimitExceededException", "Label file has exceeded the limit of 10 MB.".to_string(),
+         "the label file is over Glue's size quota (10 MB by default); split it into smaller files and upload those".to_string()),
+    ];
+    for (code, message, hint) in cases {
+        let start = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+            .sequence()
+            .http_status(400, Some(glue_error_body(code, &message)))
+            .repeatedly()
+            .build();
+        let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+        let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
+        let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
+        assert_eq!(d.error_type, "PermanentImportFailure", "{code}");
+        assert_eq!(
+            d.error_message,
+            format!("1 of 1 record(s) failed: s3://bkt/{key}: Glue StartImportLabelsTaskRun failed with {code}: {message}; {hint}")
+        );
+        assert_eq!((start.num_calls(), p.num_calls()), (1, 0), "{code}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_transform_fails_at_the_history_check() {
+    let message = format!("Cannot find MLTransform in account 123456789012 with handle {TFM}.");
+    let hist = mock!(aws_sdk_glue::Client::get_ml_task_runs)
+        .sequence()
+        .http_status(
+            400,
+            Some(glue_error_body("EntityNotFoundException", &message)),
+        )
+        .repeatedly()
+        .build();
+    let (h, t, start) = (head(&[], 5), tags(&[]), any_start());
+    let state = state(Config::default(), &[&h, &t], &[&hist, &start]);
+    let d = failure(
+        &state,
+        event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
+    )
+    .await;
+    assert_eq!(d.error_type, "PermanentImportFailure");
+    assert!(d.error_message.contains(&format!("Glue GetMLTaskRuns failed with EntityNotFoundException: {message}; check that transform {TFM} exists")), "{}", d.error_message);
+    assert_eq!(start.num_calls(), 0);
+}
+
+/// Throttling and 5xx are retried by the SDK (3 attempts); an unknown code is not retried by
+/// the SDK but still reported as retryable.
+#[tokio::test]
+async fn transient_glue_errors_are_retried_then_reported_as_retryable() {
+    let key = format!("labels/{TFM}/x.csv");
+    let cases = [
+        (400, "ThrottlingException", "Rate exceeded", 3),
+        (
+            500,
+            "InternalServiceException",
+            "Internal service error.",
+            3,
+        ),
+        (
+            400,
+            "ConcurrentRunsExceededException",
+            "ML Task Runs count 3 has exceeded the transform limit of 3 task runs.",
+            1,
+        ),
+    ];
+    for (status, code, message, attempts) in cases {
+        let start = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+            .sequence()
+            .http_status(status, Some(glue_error_body(code, message)))
+            .repeatedly()
+            .build();
+        let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+        let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
+        let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
+        assert_eq!(d.error_type, "RetryableImportFailure", "{code}");
+        assert_eq!(
+            d.error_message,
+            format!("1 of 1 record(s) failed: s3://bkt/{key}: Glue StartImportLabelsTaskRun failed with {code}: {message}; a retry may succeed (Lambda retries the event; duplicates are detected)")
+        );
+        assert_eq!(start.num_calls(), attempts, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_throttle_that_clears_within_the_sdk_retries_imports_once() {
+    let start = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+        .sequence()
+        .http_status(
+            400,
+            Some(glue_error_body("ThrottlingException", "Rate exceeded")),
+        )
+        .output(|| {
+            StartImportLabelsTaskRunOutput::builder()
+                .task_run_id("tsk-after-throttle")
+                .build()
+        })
+        .build();
+    let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+    let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
+    let response = handle(
+        &state,
+        event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.imported[0].task_run_id, "tsk-after-throttle");
+    assert_eq!(start.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_receipt_that_cannot_be_written_does_not_fail_the_import() {
+    let path = format!("s3://bkt/labels/{TFM}/x.csv");
+    let key = format!("labels/{TFM}/x.csv");
+    // 10 tags already: S3 refuses an 11th.
+    let put = mock!(aws_sdk_s3::Client::put_object_tagging).sequence()
+        .http_status(400, Some("<Error><Code>BadRequest</Code><Message>Object tags cannot be greater than 10</Message></Error>".into()))
+        .repeatedly().build();
+    let (h, t, hist, start) = (
+        head(&[], 5),
+        tags(&[("a", "1")]),
+        history(vec![]),
+        start_exact(TFM, &path, false, "tsk-4"),
+    );
+    let state1 = state(Config::default(), &[&h, &t, &put], &[&hist, &start]);
+    let response = handle(&state1, event(vec![s3_record(&key, "e")]))
+        .await
+        .unwrap();
+    assert_eq!(response.imported[0].task_run_id, "tsk-4");
+    assert_eq!(put.num_calls(), 1);
+
+    // Tags unreadable: the import goes on, and no tagging would drop the unknown tags.
+    let denied = mock!(aws_sdk_s3::Client::get_object_tagging)
+        .sequence()
+        .http_status(403, None)
+        .repeatedly()
+        .build();
+    let (h, p, hist, start) = (
+        head(&[], 5),
+        put_tags(),
+        history(vec![]),
+        start_exact(TFM, &path, false, "tsk-5"),
+    );
+    let state2 = state(Config::default(), &[&h, &denied, &p], &[&hist, &start]);
+    let response = handle(&state2, event(vec![s3_record(&key, "e")]))
+        .await
+        .unwrap();
+    assert_eq!(response.imported[0].task_run_id, "tsk-5");
+    assert_eq!((hist.num_calls(), p.num_calls()), (1, 0));
+}
+
+/// One event, three records: each gets its own outcome, the failure fails the invocation and
+/// names only the failed key, and the good record was imported exactly once.
+#[tokio::test]
+async fn a_mixed_event_reports_every_failed_key() {
+    let good = format!("labels/{TFM}/good.csv");
+    let bad = format!("labels/{TFM}/bad.csv");
+    let h = mock!(aws_sdk_s3::Client::head_object).then_compute_output(|r| {
+        let len = if r.key().is_some_and(|k| k.ends_with("bad.csv")) {
+            0
+        } else {
+            5
+        };
+        HeadObjectOutput::builder().content_length(len).build()
+    });
+    let (t, p, hist) = (tags(&[]), put_tags(), history(vec![]));
+    let start = start_exact(TFM, &format!("s3://bkt/{good}"), false, "tsk-good");
+    let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
+    let records = vec![
+        s3_record(&good, "e1"),
+        s3_record("other/readme.txt", "e2"),
+        s3_record(&bad, "e3"),
+    ];
+    let d = failure(&state, event(records)).await;
+    assert_eq!(d.error_type, "PermanentImportFailure");
+    assert_eq!(
+        d.error_message,
+        format!("1 of 3 record(s) failed: s3://bkt/{bad}: the file is empty (0 bytes) and Glue rejects empty label files; upload the labeled CSV again")
+    );
+    assert_eq!((start.num_calls(), p.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_retryable_failure_makes_the_whole_invocation_retryable() {
+    let good = format!("labels/{TFM}/good.csv");
+    let empty = format!("labels/{TFM}/empty.csv");
+    let h = mock!(aws_sdk_s3::Client::head_object).then_compute_output(|r| {
+        let len = if r.key().is_some_and(|k| k.ends_with("empty.csv")) {
+            0
+        } else {
+            5
+        };
+        HeadObjectOutput::builder().content_length(len).build()
+    });
+    let start = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+        .sequence()
+        .http_status(503, None)
+        .repeatedly()
+        .build();
+    let (t, hist) = (tags(&[]), history(vec![]));
+    let state = state(Config::default(), &[&h, &t], &[&hist, &start]);
+    let d = failure(
+        &state,
+        event(vec![s3_record(&good, "e"), s3_record(&empty, "e")]),
+    )
+    .await;
+    assert_eq!(d.error_type, "RetryableImportFailure");
+    assert!(d.error_message.starts_with(&format!("2 of 2 record(s) failed: s3://bkt/{good}: Glue StartImportLabelsTaskRun failed with HTTP 503: ")), "{}", d.error_message);
+    assert!(d.error_message.ends_with(&format!(" | s3://bkt/{empty}: the file is empty (0 bytes) and Glue rejects empty label files; upload the labeled CSV again")), "{}", d.error_message);
+}
+
+#[tokio::test]
+async fn many_records_keep_their_order() {
+    let keys: Vec<String> = (0..10)
+        .map(|i| format!("labels/{TFM}/part-{i}.csv"))
+        .collect();
+    let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+    let start =
+        mock!(aws_sdk_glue::Client::start_import_labels_task_run).then_compute_output(|r| {
+            let path = r.input_s3_path().unwrap_or_default();
+            StartImportLabelsTaskRunOutput::builder()
+                .task_run_id(format!("tsk-{}", &path[path.len() - 5..path.len() - 4]))
+                .build()
+        });
+    let state = state(
+        Config {
+            max_concurrency: 3,
+            ..Config::default()
+        },
+        &[&h, &t, &p],
+        &[&hist, &start],
+    );
+    let response = handle(
+        &state,
+        event(keys.iter().map(|k| s3_record(k, "e")).collect()),
+    )
+    .await
+    .unwrap();
+    let got: Vec<(&str, &str)> = response
+        .imported
+        .iter()
+        .map(|i| (i.key.as_str(), i.task_run_id.as_str()))
+        .collect();
+    let want: Vec<(String, String)> = (0..10)
+        .map(|i| (keys[i].clone(), format!("tsk-{i}")))
+        .collect();
+    assert_eq!(
+        got,
+        want.iter()
+            .map(|(k, t)| (k.as_str(), t.as_str()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(start.num_calls(), 10);
+}
