@@ -1,0 +1,689 @@
+//! ML transforms and their task runs, in memory, with Glue's documented behaviour.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::labels::count_labels;
+
+/// Settings of a glue-local instance.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub account_id: String,
+    pub region: String,
+    /// Glue's label-file quota (10 MB by default).
+    pub label_file_limit_mb: u64,
+    /// How long an import task run takes, from STARTING to its final status.
+    pub task_run_duration: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            label_file_limit_mb: 10,
+            task_run_duration: Duration::from_millis(600),
+        }
+    }
+}
+
+/// Tag that pins a new transform's ID, so sample events can name it (glue-local only).
+pub const PIN_ID_TAG: &str = "glue-local:transform-id";
+
+/// An error as Glue sends it: `__type` code and `Message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlueError {
+    pub code: String,
+    pub message: String,
+}
+
+impl GlueError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        GlueError {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new("InvalidInputException", message)
+    }
+
+    /// HTTP status: 500 for InternalServiceException, 503 for ServiceUnavailableException, else 400.
+    pub fn status(&self) -> u16 {
+        match self.code.as_str() {
+            "InternalServiceException" => 500,
+            "ServiceUnavailableException" => 503,
+            _ => 400,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, GlueError>;
+
+#[derive(Debug, Clone)]
+struct Transform {
+    id: String,
+    created_on: f64,
+    last_modified_on: f64,
+    label_count: i64,
+    /// The CreateMLTransform request, echoed by GetMLTransform.
+    request: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+struct TaskRun {
+    id: String,
+    transform_id: String,
+    status: &'static str,
+    input_s3_path: String,
+    replace: bool,
+    started_on: f64,
+    last_modified_on: f64,
+    completed_on: Option<f64>,
+    error_string: Option<String>,
+}
+
+/// A fault to inject: the next `remaining` calls of `operation` (any when `None`) fail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub operation: Option<String>,
+    pub error: String,
+    #[serde(default = "one")]
+    pub count: u32,
+    pub message: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    transforms: BTreeMap<String, Transform>,
+    runs: BTreeMap<String, TaskRun>,
+    faults: Vec<Fault>,
+    calls: BTreeMap<String, u64>,
+}
+
+/// The endpoint's state: shared by the server and the task-run timers.
+pub struct Store {
+    pub settings: Settings,
+    s3: aws_sdk_s3::Client,
+    inner: Mutex<Inner>,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| (d.as_millis() as f64) / 1000.0)
+}
+
+/// `prefix` + 40 random lower-case hex digits, the shape of Glue's IDs.
+fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 20];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => format!(
+            "{prefix}{}",
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+        Err(_) => format!("{prefix}{:040x}", now().to_bits()),
+    }
+}
+
+fn parse<'a, T: Deserialize<'a>>(body: &'a Value) -> Result<T> {
+    T::deserialize(body).map_err(|e| GlueError::new("SerializationException", e.to_string()))
+}
+
+fn required<'a>(value: &'a Option<String>, member: &str) -> Result<&'a str> {
+    match value.as_deref() {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(GlueError::invalid(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransformRef {
+    transform_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TaskRunRef {
+    transform_id: Option<String>,
+    task_run_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartImport {
+    transform_id: Option<String>,
+    input_s3_path: Option<String>,
+    replace_all_labels: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct Page {
+    next_token: Option<String>,
+    max_results: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct RunFilter {
+    task_run_type: Option<String>,
+    status: Option<String>,
+    started_before: Option<f64>,
+    started_after: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RunSort {
+    column: String,
+    sort_direction: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetRuns {
+    transform_id: Option<String>,
+    #[serde(flatten)]
+    page: Page,
+    filter: Option<RunFilter>,
+    sort: Option<RunSort>,
+}
+
+impl Store {
+    pub fn new(settings: Settings, s3: aws_sdk_s3::Client) -> Arc<Self> {
+        Arc::new(Store {
+            settings,
+            s3,
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Forgets every transform, task run, fault and call count.
+    pub fn reset(&self) {
+        *self.lock() = Inner::default();
+    }
+
+    pub fn add_fault(&self, fault: Fault) {
+        self.lock().faults.push(fault);
+    }
+
+    /// How many times each operation was called (faulted calls included).
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.lock().calls.clone()
+    }
+
+    /// Counts the call and answers with an injected fault, if one is due.
+    pub fn take_fault(&self, operation: &str) -> Option<GlueError> {
+        let mut inner = self.lock();
+        *inner.calls.entry(operation.to_string()).or_default() += 1;
+        let index = inner
+            .faults
+            .iter()
+            .position(|f| f.count > 0 && f.operation.as_deref().is_none_or(|op| op == operation))?;
+        let fault = &mut inner.faults[index];
+        fault.count -= 1;
+        let message = fault
+            .message
+            .clone()
+            .unwrap_or_else(|| match fault.error.as_str() {
+                "ThrottlingException" => "Rate exceeded".into(),
+                "InternalServiceException" => "Internal service error.".into(),
+                other => format!("Injected {other}."),
+            });
+        Some(GlueError::new(&fault.error, message))
+    }
+
+    /// Runs one operation of the Glue API.
+    pub async fn call(self: &Arc<Self>, operation: &str, body: &Value) -> Result<Value> {
+        match operation {
+            "CreateMLTransform" => self.create_transform(body),
+            "GetMLTransform" => self.get_transform(body),
+            "ListMLTransforms" => self.list_transforms(body),
+            "DeleteMLTransform" => self.delete_transform(body),
+            "StartImportLabelsTaskRun" => self.start_import(body).await,
+            "GetMLTaskRun" => self.get_task_run(body),
+            "GetMLTaskRuns" => self.get_task_runs(body),
+            "CancelMLTaskRun" => self.cancel_task_run(body),
+            other => Err(GlueError::new(
+                "UnknownOperationException",
+                format!("glue-local does not implement AWSGlue.{other}"),
+            )),
+        }
+    }
+
+    fn not_found(&self, transform_id: &str) -> GlueError {
+        GlueError::new(
+            "EntityNotFoundException",
+            format!(
+                "Cannot find MLTransform in account {} with handle {transform_id}.",
+                self.settings.account_id
+            ),
+        )
+    }
+
+    fn transform_id<'a>(&self, inner: &Inner, id: &'a Option<String>) -> Result<&'a str> {
+        let id = required(id, "transformId")?;
+        if inner.transforms.contains_key(id) {
+            Ok(id)
+        } else {
+            Err(self.not_found(id))
+        }
+    }
+
+    fn create_transform(&self, body: &Value) -> Result<Value> {
+        let request = body.as_object().cloned().unwrap_or_default();
+        let text = |member: &str| request.get(member).and_then(Value::as_str).unwrap_or("");
+        let name = text("Name").to_string();
+        if name.is_empty() {
+            return Err(GlueError::invalid(
+                "A name is required for the ML transform.",
+            ));
+        }
+        if text("Role").is_empty() {
+            return Err(GlueError::invalid(
+                "A role is required for the ML transform.",
+            ));
+        }
+        let tables = request.get("InputRecordTables").and_then(Value::as_array);
+        if tables.is_none_or(|t| t.len() != 1) {
+            return Err(GlueError::invalid(
+                "Exactly one input record table is required.",
+            ));
+        }
+        let parameters = request.get("Parameters");
+        if parameters
+            .and_then(|p| p.get("TransformType"))
+            .and_then(Value::as_str)
+            != Some("FIND_MATCHES")
+        {
+            return Err(GlueError::invalid(
+                "Parameters.TransformType must be FIND_MATCHES.",
+            ));
+        }
+        let pinned = request
+            .get("Tags")
+            .and_then(|t| t.get(PIN_ID_TAG))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut inner = self.lock();
+        if inner
+            .transforms
+            .values()
+            .any(|t| t.request.get("Name").and_then(Value::as_str) == Some(&name))
+        {
+            return Err(GlueError::new(
+                "AlreadyExistsException",
+                format!("Transform with name {name} already exists."),
+            ));
+        }
+        let id = pinned.unwrap_or_else(|| new_id("tfm-"));
+        if inner.transforms.contains_key(&id) {
+            return Err(GlueError::new(
+                "AlreadyExistsException",
+                format!("Transform with id {id} already exists."),
+            ));
+        }
+        let at = now();
+        inner.transforms.insert(
+            id.clone(),
+            Transform {
+                id: id.clone(),
+                created_on: at,
+                last_modified_on: at,
+                label_count: 0,
+                request,
+            },
+        );
+        Ok(json!({ "TransformId": id }))
+    }
+
+    fn describe(t: &Transform) -> Value {
+        let mut out = t.request.clone();
+        out.remove("Tags");
+        out.insert("TransformId".into(), json!(t.id));
+        out.insert("Status".into(), json!("NOT_READY"));
+        out.insert("CreatedOn".into(), json!(t.created_on));
+        out.insert("LastModifiedOn".into(), json!(t.last_modified_on));
+        out.insert("LabelCount".into(), json!(t.label_count));
+        out.entry("GlueVersion").or_insert(json!("1.0"));
+        out.entry("MaxRetries").or_insert(json!(0));
+        out.entry("Timeout").or_insert(json!(2880));
+        out.insert("Schema".into(), json!([]));
+        Value::Object(out)
+    }
+
+    fn get_transform(&self, body: &Value) -> Result<Value> {
+        let req: TransformRef = parse(body)?;
+        let inner = self.lock();
+        let id = self.transform_id(&inner, &req.transform_id)?;
+        Ok(Self::describe(&inner.transforms[id]))
+    }
+
+    fn list_transforms(&self, body: &Value) -> Result<Value> {
+        let page: Page = parse(body)?;
+        let inner = self.lock();
+        let mut ids: Vec<(&f64, &String)> = inner
+            .transforms
+            .values()
+            .map(|t| (&t.created_on, &t.id))
+            .collect();
+        ids.sort_by(|a, b| a.0.total_cmp(b.0).then(a.1.cmp(b.1)));
+        let ids: Vec<&String> = ids.into_iter().map(|(_, id)| id).collect();
+        let (items, next) = paginate(&ids, &page)?;
+        Ok(with_token(json!({ "TransformIds": items }), next))
+    }
+
+    fn delete_transform(&self, body: &Value) -> Result<Value> {
+        let req: TransformRef = parse(body)?;
+        let mut inner = self.lock();
+        let id = self.transform_id(&inner, &req.transform_id)?.to_string();
+        inner.transforms.remove(&id);
+        inner.runs.retain(|_, r| r.transform_id != id);
+        Ok(json!({ "TransformId": id }))
+    }
+
+    async fn start_import(self: &Arc<Self>, body: &Value) -> Result<Value> {
+        let req: StartImport = parse(body)?;
+        let transform_id = {
+            let inner = self.lock();
+            self.transform_id(&inner, &req.transform_id)?.to_string()
+        };
+        let path = required(&req.input_s3_path, "inputS3Path")?;
+        let labels = self.read_label_file(path).await?;
+        let at = now();
+        let run = TaskRun {
+            id: new_id("tsk-"),
+            transform_id,
+            status: "STARTING",
+            input_s3_path: path.to_string(),
+            replace: req.replace_all_labels.unwrap_or(false),
+            started_on: at,
+            last_modified_on: at,
+            completed_on: None,
+            error_string: None,
+        };
+        let id = run.id.clone();
+        self.lock().runs.insert(id.clone(), run);
+        tokio::spawn(Arc::clone(self).run_import(id.clone(), labels));
+        Ok(json!({ "TaskRunId": id }))
+    }
+
+    /// Glue's synchronous checks: path syntax, access, size; then the rows, or why the run
+    /// will fail.
+    async fn read_label_file(&self, path: &str) -> Result<std::result::Result<i64, String>> {
+        let (bucket, key) = path
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+            .ok_or_else(|| GlueError::invalid("Invalid label file path."))?;
+        let object = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                let reason = match e.raw_response().map(|r| r.status().as_u16()) {
+                    Some(404) => "The specified key does not exist".to_string(),
+                    Some(403) => "Access Denied".to_string(),
+                    _ => aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                };
+                GlueError::invalid(format!("Cannot access the label file at {path}. {reason}."))
+            })?;
+        let size = object.content_length().unwrap_or(0);
+        if size == 0 {
+            return Err(GlueError::invalid("Invalid label file of size 0."));
+        }
+        let limit = self.settings.label_file_limit_mb;
+        if size as u64 > limit * 1024 * 1024 {
+            return Err(GlueError::new(
+                "ResourceNumberLimitExceededException",
+                format!("Label file has exceeded the limit of {limit} MB."),
+            ));
+        }
+        let bytes = object.body.collect().await.map_err(|e| {
+            GlueError::invalid(format!("Cannot access the label file at {path}. {e}."))
+        })?;
+        Ok(count_labels(&bytes.into_bytes()))
+    }
+
+    /// STARTING → RUNNING → SUCCEEDED (labels applied) or FAILED; a cancel ends it STOPPED.
+    async fn run_import(self: Arc<Self>, id: String, labels: std::result::Result<i64, String>) {
+        let step = self.settings.task_run_duration / 3;
+        tokio::time::sleep(step).await;
+        if !self.advance(&id, |run, _| {
+            run.status = "RUNNING";
+        }) {
+            return;
+        }
+        tokio::time::sleep(step * 2).await;
+        self.advance(&id, |run, transform| match &labels {
+            Ok(rows) => {
+                run.status = "SUCCEEDED";
+                if let Some(t) = transform {
+                    t.label_count = if run.replace {
+                        *rows
+                    } else {
+                        t.label_count + rows
+                    };
+                    t.last_modified_on = now();
+                }
+            }
+            Err(reason) => {
+                run.status = "FAILED";
+                run.error_string = Some(reason.clone());
+            }
+        });
+    }
+
+    /// Applies `change` to a run that is still active; a run being stopped becomes STOPPED.
+    fn advance(&self, id: &str, change: impl FnOnce(&mut TaskRun, Option<&mut Transform>)) -> bool {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let Some(run) = inner.runs.get_mut(id) else {
+            return false;
+        };
+        let at = now();
+        run.last_modified_on = at;
+        match run.status {
+            "STARTING" | "RUNNING" => {
+                change(run, inner.transforms.get_mut(&run.transform_id));
+                if matches!(run.status, "SUCCEEDED" | "FAILED") {
+                    run.completed_on = Some(at);
+                }
+                true
+            }
+            "STOPPING" => {
+                run.status = "STOPPED";
+                run.completed_on = Some(at);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn run_json(run: &TaskRun) -> Value {
+        let mut out = json!({
+            "TransformId": run.transform_id,
+            "TaskRunId": run.id,
+            "Status": run.status,
+            "LogGroupName": "/aws-glue/ml-transforms",
+            "Properties": {
+                "TaskType": "IMPORT_LABELS",
+                "ImportLabelsTaskRunProperties": {"InputS3Path": run.input_s3_path, "Replace": run.replace}
+            },
+            "StartedOn": run.started_on,
+            "LastModifiedOn": run.last_modified_on,
+            "ExecutionTime": (run.completed_on.unwrap_or(run.last_modified_on) - run.started_on).round() as i64,
+        });
+        if let Some(done) = run.completed_on {
+            out["CompletedOn"] = json!(done);
+        }
+        if let Some(error) = &run.error_string {
+            out["ErrorString"] = json!(error);
+        }
+        out
+    }
+
+    fn find_run<'a>(&self, inner: &'a Inner, req: &TaskRunRef) -> Result<&'a TaskRun> {
+        let transform_id = self.transform_id(inner, &req.transform_id)?;
+        let run_id = required(&req.task_run_id, "taskRunId")?;
+        inner
+            .runs
+            .get(run_id)
+            .filter(|r| r.transform_id == transform_id)
+            .ok_or_else(|| {
+                GlueError::new(
+                    "EntityNotFoundException",
+                    format!(
+                        "No ML Task Run found for {run_id}: in account {} for transform {transform_id}.",
+                        self.settings.account_id
+                    ),
+                )
+            })
+    }
+
+    fn get_task_run(&self, body: &Value) -> Result<Value> {
+        let req: TaskRunRef = parse(body)?;
+        let inner = self.lock();
+        Ok(Self::run_json(self.find_run(&inner, &req)?))
+    }
+
+    fn cancel_task_run(&self, body: &Value) -> Result<Value> {
+        let req: TaskRunRef = parse(body)?;
+        let mut inner = self.lock();
+        let id = self.find_run(&inner, &req)?.id.clone();
+        let run = inner
+            .runs
+            .get_mut(&id)
+            .ok_or_else(|| GlueError::invalid("task run vanished"))?;
+        if matches!(run.status, "STARTING" | "RUNNING") {
+            run.status = "STOPPING";
+            run.last_modified_on = now();
+        }
+        Ok(json!({"TransformId": run.transform_id, "TaskRunId": run.id, "Status": run.status}))
+    }
+
+    fn get_task_runs(&self, body: &Value) -> Result<Value> {
+        let req: GetRuns = parse(body)?;
+        let inner = self.lock();
+        let transform_id = self.transform_id(&inner, &req.transform_id)?;
+        let filter = req.filter.unwrap_or_default();
+        if filter
+            .task_run_type
+            .as_deref()
+            .is_some_and(|t| !TASK_TYPES.contains(&t))
+        {
+            return Err(GlueError::invalid(
+                "Filter.TaskRunType is not a valid TaskType.",
+            ));
+        }
+        let mut runs: Vec<&TaskRun> = inner
+            .runs
+            .values()
+            .filter(|r| r.transform_id == transform_id)
+            .filter(|_| {
+                filter
+                    .task_run_type
+                    .as_deref()
+                    .is_none_or(|t| t == "IMPORT_LABELS")
+            })
+            .filter(|r| filter.status.as_deref().is_none_or(|s| s == r.status))
+            .filter(|r| filter.started_after.is_none_or(|t| r.started_on > t))
+            .filter(|r| filter.started_before.is_none_or(|t| r.started_on < t))
+            .collect();
+        let (column, direction) = req
+            .sort
+            .map(|s| (s.column, s.sort_direction))
+            .unwrap_or(("STARTED".into(), "DESCENDING".into()));
+        runs.sort_by(|a, b| match column.as_str() {
+            "STATUS" => a.status.cmp(b.status),
+            _ => a.started_on.total_cmp(&b.started_on).then(a.id.cmp(&b.id)),
+        });
+        match direction.as_str() {
+            "DESCENDING" => runs.reverse(),
+            "ASCENDING" => {}
+            other => {
+                return Err(GlueError::invalid(format!(
+                    "Invalid SortDirection {other}."
+                )))
+            }
+        }
+        let (items, next) = paginate(&runs, &req.page)?;
+        let items: Vec<Value> = items.into_iter().map(Self::run_json).collect();
+        Ok(with_token(json!({ "TaskRuns": items }), next))
+    }
+}
+
+const TASK_TYPES: [&str; 5] = [
+    "EVALUATION",
+    "LABELING_SET_GENERATION",
+    "IMPORT_LABELS",
+    "EXPORT_LABELS",
+    "FIND_MATCHES",
+];
+
+/// One page of `items` and the token of the next, if any. Tokens are offsets, opaque to clients.
+fn paginate<T: Clone>(items: &[T], page: &Page) -> Result<(Vec<T>, Option<String>)> {
+    let size = match page.max_results {
+        None => 100,
+        Some(n @ 1..=1000) => n as usize,
+        Some(n) => {
+            return Err(GlueError::invalid(format!(
+                "MaxResults {n} is not between 1 and 1000."
+            )))
+        }
+    };
+    let start = match page.next_token.as_deref() {
+        None | Some("") => 0,
+        Some(token) => token
+            .strip_prefix("page-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| GlueError::invalid("Invalid NextToken."))?,
+    };
+    let end = (start + size).min(items.len());
+    let next = (end < items.len()).then(|| format!("page-{end}"));
+    Ok((items[start..end].to_vec(), next))
+}
+
+fn with_token(mut out: Value, next: Option<String>) -> Value {
+    if let Some(token) = next {
+        out["NextToken"] = json!(token);
+    }
+    out
+}
+
+/// A request ID in the UUID shape AWS uses.
+pub fn request_id() -> String {
+    let hex = new_id("");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
