@@ -4,8 +4,13 @@ CARGO ?= cargo
 # Where cargo puts its output (CI sets a persistent CARGO_TARGET_DIR outside the clone).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BINARY := $(TARGET_DIR)/release/glue-label-importer
+# Python tools of the local stack (moto, AWS CLI, boto3, cargo-lambda), pinned in tools/requirements.txt.
+VENV ?= .venv
+export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
+export AWS_CLI := $(abspath $(VENV))/bin/aws
+export VENV_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: help build release test lint fmt clean
+.PHONY: help build release test lint fmt clean venv
 
 help:
 	@echo "make build    debug build of the library and the Lambda binary"
@@ -20,12 +25,21 @@ release:
 	$(CARGO) build --locked --release
 	@ls -l $(BINARY) | awk '{ printf "%s: %d bytes\n", $$NF, $$5 }'
 
-test:
-	$(CARGO) test --locked
+test: venv
+	$(CARGO) test --locked --workspace
+
+# Creates or updates the virtualenv when tools/requirements.txt changed since it was installed.
+venv:
+	@if ! cmp -s tools/requirements.txt $(VENV)/requirements.installed 2>/dev/null; then \
+	  echo "installing tools/requirements.txt into $(VENV)"; \
+	  python3 -m venv $(VENV) && \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt && \
+	  cp tools/requirements.txt $(VENV)/requirements.installed; \
+	fi
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

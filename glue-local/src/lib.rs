@@ -6,6 +6,7 @@
 //! `/_glue-local/` reset the state, inject faults and report call counts.
 
 pub mod labels;
+pub mod moto;
 pub mod store;
 
 use std::convert::Infallible;

@@ -1,0 +1,558 @@
+//! glue-local through the real aws-sdk-glue client: every operation, Glue's documented errors,
+//! the task-run lifecycle, LabelCount, filters, paging and fault injection.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_glue::primitives::DateTime;
+use aws_sdk_glue::types::{
+    SortDirectionType, TaskRunFilterCriteria, TaskRunSortColumnType, TaskRunSortCriteria,
+    TaskStatusType, TaskType,
+};
+use common::{code_and_message, Local, LABELS, ROLE};
+use glue_local::{Fault, Settings};
+
+#[tokio::test]
+async fn transforms_are_created_described_listed_and_deleted() {
+    let local = Local::start(Settings::default()).await;
+    let first = local.create_transform("persons").await;
+    assert!(
+        first.starts_with("tfm-")
+            && first.len() == 44
+            && first[4..].chars().all(|c| c.is_ascii_hexdigit()),
+        "{first}"
+    );
+    let pinned = local
+        .glue
+        .create_ml_transform()
+        .name("pinned")
+        .role(ROLE)
+        .input_record_tables(
+            aws_sdk_glue::types::GlueTable::builder()
+                .database_name("db")
+                .table_name("t")
+                .build()
+                .unwrap(),
+        )
+        .parameters(
+            aws_sdk_glue::types::TransformParameters::builder()
+                .transform_type(aws_sdk_glue::types::TransformType::FindMatches)
+                .build()
+                .unwrap(),
+        )
+        .tags("glue-local:transform-id", "tfm-pinned")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pinned.transform_id(), Some("tfm-pinned"));
+
+    let described = local
+        .glue
+        .get_ml_transform()
+        .transform_id(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.name(), Some("persons"));
+    assert_eq!(described.role(), Some(ROLE));
+    assert_eq!(described.label_count(), 0);
+    assert_eq!(described.status().map(|s| s.as_str()), Some("NOT_READY"));
+    assert_eq!(described.input_record_tables()[0].table_name(), "persons");
+
+    let page1 = local
+        .glue
+        .list_ml_transforms()
+        .max_results(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page1.transform_ids(), [first.clone()]);
+    let page2 = local
+        .glue
+        .list_ml_transforms()
+        .max_results(1)
+        .next_token(page1.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page2.transform_ids(), ["tfm-pinned".to_string()]);
+    assert_eq!(page2.next_token(), None);
+
+    let dup = local
+        .glue
+        .create_ml_transform()
+        .name("persons")
+        .role(ROLE)
+        .input_record_tables(
+            aws_sdk_glue::types::GlueTable::builder()
+                .database_name("db")
+                .table_name("t")
+                .build()
+                .unwrap(),
+        )
+        .parameters(
+            aws_sdk_glue::types::TransformParameters::builder()
+                .transform_type(aws_sdk_glue::types::TransformType::FindMatches)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(dup),
+        (
+            "AlreadyExistsException".into(),
+            "Transform with name persons already exists.".into()
+        )
+    );
+    let no_role = local
+        .glue
+        .create_ml_transform()
+        .name("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(no_role),
+        (
+            "InvalidInputException".into(),
+            "A role is required for the ML transform.".into()
+        )
+    );
+
+    let deleted = local
+        .glue
+        .delete_ml_transform()
+        .transform_id(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.transform_id(), Some(first.as_str()));
+    let gone = local
+        .glue
+        .get_ml_transform()
+        .transform_id(&first)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(gone),
+        (
+            "EntityNotFoundException".into(),
+            format!("Cannot find MLTransform in account 123456789012 with handle {first}.")
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_import_runs_to_succeeded_and_counts_labels_append_or_replace() {
+    let local = Local::start(Settings::default()).await;
+    let tfm = local.create_transform("persons").await;
+    local
+        .put("labels/x/round 1 é+.csv", LABELS.as_bytes())
+        .await;
+    let path = "s3://labels-bkt/labels/x/round 1 é+.csv";
+    let mut counts = Vec::new();
+    for replace in [false, false, true] {
+        let started = local
+            .glue
+            .start_import_labels_task_run()
+            .transform_id(&tfm)
+            .input_s3_path(path)
+            .replace_all_labels(replace)
+            .send()
+            .await
+            .unwrap();
+        let run_id = started.task_run_id().unwrap().to_string();
+        assert!(run_id.starts_with("tsk-") && run_id.len() == 44, "{run_id}");
+        let (seen, run) = local.wait(&tfm, &run_id).await;
+        assert_eq!(seen, ["STARTING", "RUNNING", "SUCCEEDED"]);
+        let props = run.properties().unwrap();
+        assert_eq!(props.task_type(), Some(&TaskType::ImportLabels));
+        let import = props.import_labels_task_run_properties().unwrap();
+        assert_eq!(
+            (import.input_s3_path(), import.replace()),
+            (Some(path), replace)
+        );
+        assert!(run.completed_on().is_some() && run.error_string().is_none());
+        counts.push(
+            local
+                .glue
+                .get_ml_transform()
+                .transform_id(&tfm)
+                .send()
+                .await
+                .unwrap()
+                .label_count(),
+        );
+    }
+    assert_eq!(counts, [3, 6, 3]);
+}
+
+#[tokio::test]
+async fn an_invalid_labeling_file_fails_the_run_with_an_error_string() {
+    let local = Local::start(Settings::default()).await;
+    let tfm = local.create_transform("persons").await;
+    local.put("labels/x/bad.csv", b"id,label\n1,A\n").await;
+    let started = local
+        .glue
+        .start_import_labels_task_run()
+        .transform_id(&tfm)
+        .input_s3_path("s3://labels-bkt/labels/x/bad.csv")
+        .send()
+        .await
+        .unwrap();
+    let (seen, run) = local.wait(&tfm, started.task_run_id().unwrap()).await;
+    assert_eq!(seen, ["STARTING", "RUNNING", "FAILED"]);
+    assert_eq!(run.error_string(), Some("The label file's header must start with labeling_set_id,label but starts with \"id,label\"."));
+    assert_eq!(
+        local
+            .glue
+            .get_ml_transform()
+            .transform_id(&tfm)
+            .send()
+            .await
+            .unwrap()
+            .label_count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn start_import_rejects_what_glue_rejects() {
+    let local = Local::start(Settings {
+        label_file_limit_mb: 1,
+        ..Settings::default()
+    })
+    .await;
+    let tfm = local.create_transform("persons").await;
+    local.put("labels/x/empty.csv", b"").await;
+    let mut big = LABELS.as_bytes().to_vec();
+    while big.len() <= 1024 * 1024 {
+        big.extend_from_slice(b"ABC123,A,1001,John,Doe,Seattle\n");
+    }
+    local.put("labels/x/big.csv", &big).await;
+    let cases = [
+        (tfm.as_str(), "labels-bkt/x.csv", "InvalidInputException", "Invalid label file path.".to_string()),
+        (tfm.as_str(), "s3://labels-bkt/", "InvalidInputException", "Invalid label file path.".to_string()),
+        (tfm.as_str(), "s3://labels-bkt/labels/x/missing.csv", "InvalidInputException", "Cannot access the label file at s3://labels-bkt/labels/x/missing.csv. The specified key does not exist.".to_string()),
+        (tfm.as_str(), "s3://labels-bkt/labels/x/empty.csv", "InvalidInputException", "Invalid label file of size 0.".to_string()),
+        (tfm.as_str(), "s3://labels-bkt/labels/x/big.csv", "ResourceNumberLimitExceededException", "Label file has exceeded the limit of 1 MB.".to_string()),
+        ("tfm-unknown", "s3://labels-bkt/labels/x/empty.csv", "EntityNotFoundException", "Cannot find MLTransform in account 123456789012 with handle tfm-unknown.".to_string()),
+    ];
+    for (transform, path, code, message) in cases {
+        let err = local
+            .glue
+            .start_import_labels_task_run()
+            .transform_id(transform)
+            .input_s3_path(path)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code_and_message(err), (code.to_string(), message), "{path}");
+    }
+    let runs = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        runs.task_runs().is_empty(),
+        "a rejected start creates no task run"
+    );
+}
+
+#[tokio::test]
+async fn task_runs_filter_sort_and_page_like_glue() {
+    let local = Local::start(Settings::default()).await;
+    let tfm = local.create_transform("persons").await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        local
+            .put(&format!("labels/x/{i}.csv"), LABELS.as_bytes())
+            .await;
+        let r = local
+            .glue
+            .start_import_labels_task_run()
+            .transform_id(&tfm)
+            .input_s3_path(format!("s3://labels-bkt/labels/x/{i}.csv"))
+            .send()
+            .await
+            .unwrap();
+        ids.push(r.task_run_id().unwrap().to_string());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .send()
+        .await
+        .unwrap();
+    let newest_first: Vec<&str> = all
+        .task_runs()
+        .iter()
+        .map(|r| r.task_run_id().unwrap())
+        .collect();
+    assert_eq!(
+        newest_first,
+        [ids[2].as_str(), ids[1].as_str(), ids[0].as_str()]
+    );
+
+    let asc = TaskRunSortCriteria::builder()
+        .column(TaskRunSortColumnType::Started)
+        .sort_direction(SortDirectionType::Ascending)
+        .build()
+        .unwrap();
+    let page1 = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .sort(asc.clone())
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    let page2 = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .sort(asc)
+        .max_results(2)
+        .next_token(page1.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let paged: Vec<&str> = page1
+        .task_runs()
+        .iter()
+        .chain(page2.task_runs())
+        .map(|r| r.task_run_id().unwrap())
+        .collect();
+    assert_eq!(paged, [ids[0].as_str(), ids[1].as_str(), ids[2].as_str()]);
+    assert_eq!(page2.next_token(), None);
+
+    let second_started = all.task_runs()[1].started_on().unwrap();
+    let after = TaskRunFilterCriteria::builder()
+        .task_run_type(TaskType::ImportLabels)
+        .started_after(*second_started)
+        .build();
+    let newer = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .filter(after)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        newer
+            .task_runs()
+            .iter()
+            .map(|r| r.task_run_id().unwrap())
+            .collect::<Vec<_>>(),
+        [ids[2].as_str()]
+    );
+    let before = TaskRunFilterCriteria::builder()
+        .started_before(*second_started)
+        .build();
+    let older = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .filter(before)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        older
+            .task_runs()
+            .iter()
+            .map(|r| r.task_run_id().unwrap())
+            .collect::<Vec<_>>(),
+        [ids[0].as_str()]
+    );
+    let evaluation = TaskRunFilterCriteria::builder()
+        .task_run_type(TaskType::Evaluation)
+        .build();
+    assert!(local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .filter(evaluation)
+        .send()
+        .await
+        .unwrap()
+        .task_runs()
+        .is_empty());
+    let future = TaskRunFilterCriteria::builder()
+        .started_after(DateTime::from_secs(4_000_000_000))
+        .build();
+    assert!(local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .filter(future)
+        .send()
+        .await
+        .unwrap()
+        .task_runs()
+        .is_empty());
+
+    local.wait(&tfm, &ids[2]).await;
+    let succeeded = TaskRunFilterCriteria::builder()
+        .status(TaskStatusType::Succeeded)
+        .build();
+    let done = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .filter(succeeded)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        done.task_runs()
+            .iter()
+            .all(|r| r.status() == Some(&TaskStatusType::Succeeded))
+            && !done.task_runs().is_empty()
+    );
+
+    let bad_token = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .next_token("nonsense")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(bad_token),
+        ("InvalidInputException".into(), "Invalid NextToken.".into())
+    );
+    let missing = local
+        .glue
+        .get_ml_task_run()
+        .transform_id(&tfm)
+        .task_run_id("tsk-nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code_and_message(missing),
+        (
+            "EntityNotFoundException".into(),
+            format!(
+                "No ML Task Run found for tsk-nope: in account 123456789012 for transform {tfm}."
+            )
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_import_stops_without_labels() {
+    let local = Local::start(Settings {
+        task_run_duration: Duration::from_secs(3),
+        ..Settings::default()
+    })
+    .await;
+    let tfm = local.create_transform("persons").await;
+    local.put("labels/x/a.csv", LABELS.as_bytes()).await;
+    let run = local
+        .glue
+        .start_import_labels_task_run()
+        .transform_id(&tfm)
+        .input_s3_path("s3://labels-bkt/labels/x/a.csv")
+        .send()
+        .await
+        .unwrap();
+    let run_id = run.task_run_id().unwrap();
+    let cancelled = local
+        .glue
+        .cancel_ml_task_run()
+        .transform_id(&tfm)
+        .task_run_id(run_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), Some(&TaskStatusType::Stopping));
+    let (seen, _) = local.wait(&tfm, run_id).await;
+    assert_eq!(seen, ["STOPPING", "STOPPED"]);
+    assert_eq!(
+        local
+            .glue
+            .get_ml_transform()
+            .transform_id(&tfm)
+            .send()
+            .await
+            .unwrap()
+            .label_count(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn injected_faults_answer_the_next_calls() {
+    let local = Local::start(Settings::default()).await;
+    let tfm = local.create_transform("persons").await;
+    local.put("labels/x/a.csv", LABELS.as_bytes()).await;
+    let fault = |error: &str, count| Fault {
+        operation: Some("StartImportLabelsTaskRun".into()),
+        error: error.into(),
+        count,
+        message: None,
+    };
+
+    // The SDK retries throttling (3 attempts in standard mode): two throttles, then success.
+    local
+        .server
+        .store
+        .add_fault(fault("ThrottlingException", 2));
+    let ok = local
+        .glue
+        .start_import_labels_task_run()
+        .transform_id(&tfm)
+        .input_s3_path("s3://labels-bkt/labels/x/a.csv")
+        .send()
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    assert_eq!(local.server.store.calls()["StartImportLabelsTaskRun"], 3);
+
+    local
+        .server
+        .store
+        .add_fault(fault("InternalServiceException", 3));
+    let err = local
+        .glue
+        .start_import_labels_task_run()
+        .transform_id(&tfm)
+        .input_s3_path("s3://labels-bkt/labels/x/a.csv")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(500));
+    assert_eq!(
+        code_and_message(err),
+        (
+            "InternalServiceException".into(),
+            "Internal service error.".into()
+        )
+    );
+    assert_eq!(local.server.store.calls()["StartImportLabelsTaskRun"], 6);
+    let runs = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        runs.task_runs().len(),
+        1,
+        "only the call that got through started a run"
+    );
+}
