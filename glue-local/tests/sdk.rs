@@ -67,7 +67,7 @@ async fn transforms_are_created_described_listed_and_deleted() {
         .send()
         .await
         .unwrap();
-    assert_eq!(page1.transform_ids(), [first.clone()]);
+    assert_eq!(page1.transform_ids(), std::slice::from_ref(&first));
     let page2 = local
         .glue
         .list_ml_transforms()
