@@ -1,0 +1,466 @@
+//! End to end: the real Lambda binary, driven through the Lambda Runtime API, against moto (S3)
+//! and glue-local (Glue) on loopback.
+
+mod support;
+
+use glue_local::Fault;
+use serde_json::json;
+use support::runtime_api::Reply;
+use support::{s3_event, Stack, BUCKET, SAMPLE, SAMPLE_ROWS};
+
+const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
+const TFM2: &str = "tfm-fedcba9876543210fedcba9876543210fedcba98";
+const ROUND_2: &str = include_str!("../examples/labels/persons-round-2.csv");
+
+fn response(reply: Reply) -> serde_json::Value {
+    match reply {
+        Reply::Response(value) => value,
+        Reply::Error {
+            error_type,
+            error_message,
+        } => panic!("expected a response, got {error_type}: {error_message}"),
+    }
+}
+
+fn error(reply: Reply) -> (String, String) {
+    match reply {
+        Reply::Error {
+            error_type,
+            error_message,
+        } => (error_type, error_message),
+        Reply::Response(value) => panic!("expected an error, got {value}"),
+    }
+}
+
+fn start_calls(stack: &Stack) -> u64 {
+    stack
+        .glue_local
+        .store
+        .calls()
+        .get("StartImportLabelsTaskRun")
+        .copied()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn imports_an_uploaded_file_once_and_glue_counts_its_labels() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    let request_id = stack.runtime.next_request_id();
+
+    let reply = response(stack.invoke(&[&file]).await);
+
+    let runs = stack.import_runs(TFM).await;
+    assert_eq!(runs.len(), 1);
+    let run_id = runs[0].task_run_id().unwrap();
+    let path = format!("s3://{BUCKET}/labels/{TFM}/round-1.csv");
+    assert_eq!(
+        reply,
+        json!({"imported": [{"bucket": BUCKET, "key": file.key, "transformId": TFM, "inputS3Path": path,
+                             "replaceAllLabels": false, "taskRunId": run_id}], "skipped": []})
+    );
+    assert_eq!(stack.final_status(TFM, run_id).await, "SUCCEEDED");
+    assert_eq!(stack.label_count(TFM).await, SAMPLE_ROWS);
+    let logs = stack.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains(" imported"))
+        .unwrap_or_else(|| panic!("no imported line in {logs}"));
+    for field in [request_id.as_str(), TFM, run_id, &file.key] {
+        assert!(line.contains(field), "{line} should contain {field}");
+    }
+}
+
+#[tokio::test]
+async fn the_replace_flag_in_the_metadata_replaces_all_labels() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let first = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    response(stack.invoke(&[&first]).await);
+    let run1 = stack.import_runs(TFM).await[0]
+        .task_run_id()
+        .unwrap()
+        .to_string();
+    stack.final_status(TFM, &run1).await;
+    assert_eq!(stack.label_count(TFM).await, SAMPLE_ROWS);
+
+    let second = stack
+        .upload(
+            &format!("labels/{TFM}/round-2.csv"),
+            ROUND_2,
+            &[("replace-all-labels", "TRUE")],
+            None,
+        )
+        .await;
+    let reply = response(stack.invoke(&[&second]).await);
+    assert_eq!(reply["imported"][0]["replaceAllLabels"], true);
+    let run2 = reply["imported"][0]["taskRunId"].as_str().unwrap();
+    assert_eq!(stack.final_status(TFM, run2).await, "SUCCEEDED");
+    let run = stack
+        .glue
+        .get_ml_task_run()
+        .transform_id(TFM)
+        .task_run_id(run2)
+        .send()
+        .await
+        .unwrap();
+    assert!(run
+        .properties()
+        .unwrap()
+        .import_labels_task_run_properties()
+        .unwrap()
+        .replace());
+    assert_eq!(
+        stack.label_count(TFM).await,
+        5,
+        "round 2 (5 rows) replaced round 1"
+    );
+}
+
+#[tokio::test]
+async fn a_key_with_spaces_unicode_and_plus_reaches_glue_decoded() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let key = format!("labels/{TFM}/Round 2 étiquettes a+b.csv");
+    let file = stack.upload(&key, SAMPLE, &[], None).await;
+    let event = s3_event(&[&file]);
+    assert_eq!(
+        event["Records"][0]["s3"]["object"]["key"],
+        format!("labels/{TFM}/Round+2+%C3%A9tiquettes+a%2Bb.csv")
+    );
+
+    let reply = response(stack.runtime.invoke(&event).await);
+    assert_eq!(reply["imported"][0]["key"], key);
+    assert_eq!(
+        reply["imported"][0]["inputS3Path"],
+        format!("s3://{BUCKET}/{key}")
+    );
+    let run_id = reply["imported"][0]["taskRunId"].as_str().unwrap();
+    assert_eq!(
+        stack.final_status(TFM, run_id).await,
+        "SUCCEEDED",
+        "glue-local read the object at the decoded key"
+    );
+}
+
+#[tokio::test]
+async fn a_custom_prefix_routes_only_its_own_keys() {
+    let stack = Stack::start(&[("LABELS_PREFIX", "incoming/labels/")]).await;
+    stack.transform(TFM).await;
+    let inside = stack
+        .upload(
+            &format!("incoming/labels/{TFM}/2026/round-1.csv"),
+            SAMPLE,
+            &[],
+            None,
+        )
+        .await;
+    let outside = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    let reply = response(stack.invoke(&[&inside, &outside]).await);
+    assert_eq!(reply["imported"][0]["key"], inside.key);
+    assert_eq!(
+        reply["skipped"],
+        json!([{"bucket": BUCKET, "key": outside.key, "reason": "key is outside the labels prefix \"incoming/labels/\""}])
+    );
+    assert_eq!(stack.import_runs(TFM).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_multi_record_event_imports_each_file_into_its_transform() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    stack.transform(TFM2).await;
+    let a = stack
+        .upload(&format!("labels/{TFM}/a.csv"), SAMPLE, &[], None)
+        .await;
+    let b = stack
+        .upload(&format!("labels/{TFM}/b.csv"), ROUND_2, &[], None)
+        .await;
+    let c = stack
+        .upload(
+            &format!("labels/{TFM2}/c.csv"),
+            SAMPLE,
+            &[("replace-all-labels", "true")],
+            None,
+        )
+        .await;
+    let reply = response(stack.invoke(&[&a, &b, &c]).await);
+    let imported: Vec<(&str, &str, bool)> = reply["imported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["key"].as_str().unwrap(),
+                i["transformId"].as_str().unwrap(),
+                i["replaceAllLabels"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        imported,
+        [
+            (a.key.as_str(), TFM, false),
+            (b.key.as_str(), TFM, false),
+            (c.key.as_str(), TFM2, true)
+        ]
+    );
+    assert_eq!(
+        (
+            stack.import_runs(TFM).await.len(),
+            stack.import_runs(TFM2).await.len()
+        ),
+        (2, 1)
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_transform_fails_permanently_naming_the_file() {
+    let stack = Stack::start(&[]).await;
+    let file = stack
+        .upload("labels/tfm-unknown/round-1.csv", SAMPLE, &[], None)
+        .await;
+    let (error_type, message) = error(stack.invoke(&[&file]).await);
+    assert_eq!(error_type, "PermanentImportFailure");
+    assert_eq!(
+        message,
+        format!("1 of 1 record(s) failed: s3://{BUCKET}/labels/tfm-unknown/round-1.csv: Glue GetMLTaskRuns failed with EntityNotFoundException: Cannot find MLTransform in account 123456789012 with handle tfm-unknown.; check that transform tfm-unknown exists in this account and region (aws glue get-ml-transform --transform-id tfm-unknown)")
+    );
+    assert_eq!(start_calls(&stack), 0);
+}
+
+#[tokio::test]
+async fn throttled_twice_then_accepted_imports_exactly_once() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    stack.glue_local.store.add_fault(Fault {
+        operation: Some("StartImportLabelsTaskRun".into()),
+        error: "ThrottlingException".into(),
+        count: 2,
+        message: None,
+    });
+    let reply = response(stack.invoke(&[&file]).await);
+    assert_eq!(
+        start_calls(&stack),
+        3,
+        "two throttled attempts, one accepted"
+    );
+    let runs = stack.import_runs(TFM).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        reply["imported"][0]["taskRunId"],
+        runs[0].task_run_id().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn persistent_throttling_fails_retryably_without_an_import() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    stack.glue_local.store.add_fault(Fault {
+        operation: Some("StartImportLabelsTaskRun".into()),
+        error: "ThrottlingException".into(),
+        count: 100,
+        message: None,
+    });
+    let (error_type, message) = error(stack.invoke(&[&file]).await);
+    assert_eq!(error_type, "RetryableImportFailure");
+    assert_eq!(
+        message,
+        format!("1 of 1 record(s) failed: s3://{BUCKET}/{}: Glue StartImportLabelsTaskRun failed with ThrottlingException: Rate exceeded; a retry may succeed (Lambda retries the event; duplicates are detected)", file.key)
+    );
+    assert_eq!(start_calls(&stack), 3, "the SDK's three attempts");
+    assert!(stack.import_runs(TFM).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_object_deleted_before_processing_is_skipped() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    stack
+        .s3
+        .delete_object()
+        .bucket(BUCKET)
+        .key(&file.key)
+        .send()
+        .await
+        .unwrap();
+    let reply = response(stack.invoke(&[&file]).await);
+    assert_eq!(
+        reply,
+        json!({"imported": [], "skipped": [{"bucket": BUCKET, "key": file.key, "reason": "object no longer exists (404)"}]})
+    );
+    assert_eq!(start_calls(&stack), 0);
+}
+
+#[tokio::test]
+async fn a_stale_event_for_an_overwritten_object_is_skipped() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let old = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    let new = stack.upload(&old.key, ROUND_2, &[], None).await;
+    assert_ne!(old.etag, new.etag);
+    let reply = response(stack.invoke(&[&old]).await);
+    assert_eq!(
+        reply["skipped"][0]["reason"],
+        format!("stale event: the object was overwritten after this event (eTag {} is no longer current); the newer upload has its own event", old.etag)
+    );
+    assert_eq!(start_calls(&stack), 0);
+    let reply = response(stack.invoke(&[&new]).await);
+    assert_eq!(reply["imported"][0]["key"], new.key);
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_skipped_and_glue_has_one_run() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    let first = response(stack.invoke(&[&file]).await);
+    let run_id = first["imported"][0]["taskRunId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = response(stack.invoke(&[&file]).await);
+    assert_eq!(
+        second,
+        json!({"imported": [], "skipped": [{"bucket": BUCKET, "key": file.key,
+               "reason": format!("duplicate: the object already carries the receipt tag glue-import-task-run-id={run_id}")}]})
+    );
+    assert_eq!(stack.import_runs(TFM).await.len(), 1);
+    assert_eq!(start_calls(&stack), 1);
+}
+
+#[tokio::test]
+async fn without_a_receipt_tag_glue_history_still_stops_a_second_import() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    // Ten tags already: S3 refuses the receipt tag, so only Glue's history can tell.
+    let ten = (0..10)
+        .map(|i| format!("t{i}=v{i}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let file = stack
+        .upload(
+            &format!("labels/{TFM}/round-1.csv"),
+            SAMPLE,
+            &[],
+            Some(&ten),
+        )
+        .await;
+    let first = response(stack.invoke(&[&file]).await);
+    let run_id = first["imported"][0]["taskRunId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        stack.logs().contains("receipt tag not written"),
+        "{}",
+        stack.logs()
+    );
+    assert_eq!(stack.tags(&file.key).await.len(), 10);
+    stack.final_status(TFM, &run_id).await;
+
+    let second = response(stack.invoke(&[&file]).await);
+    assert_eq!(
+        second["skipped"][0]["reason"],
+        format!("duplicate: Glue task run {run_id} (SUCCEEDED) already imports this file")
+    );
+    assert_eq!(start_calls(&stack), 1);
+}
+
+#[tokio::test]
+async fn the_receipt_tag_is_added_beside_existing_tags() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(
+            &format!("labels/{TFM}/round-1.csv"),
+            SAMPLE,
+            &[],
+            Some("team=risk&owner=ana"),
+        )
+        .await;
+    let reply = response(stack.invoke(&[&file]).await);
+    let run_id = reply["imported"][0]["taskRunId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut tags = stack.tags(&file.key).await;
+    tags.sort();
+    assert_eq!(
+        tags,
+        [
+            ("glue-import-task-run-id".to_string(), run_id),
+            ("owner".into(), "ana".into()),
+            ("team".into(), "risk".into())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_event_fails_and_the_same_process_serves_the_next() {
+    let mut stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let (error_type, message) = error(stack.runtime.invoke(&json!({"hello": "world"})).await);
+    assert_eq!(error_type, "InvalidEvent");
+    assert_eq!(message, "the event is not an S3 event notification (it has no Records); invoke the function with an S3 ObjectCreated notification ({\"Records\": [...]}), e.g. a file from events/");
+    let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-29T10:00:00.000Z", "Bucket": BUCKET, "RequestId": "1", "HostId": "2"});
+    assert_eq!(
+        response(stack.runtime.invoke(&test_event).await),
+        json!({"imported": [], "skipped": []})
+    );
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    let reply = response(stack.invoke(&[&file]).await);
+    assert_eq!(reply["imported"][0]["key"], file.key);
+    assert!(
+        stack.function_alive(),
+        "one process served all three events"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_file_and_a_bad_flag_fail_permanently_before_glue() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let empty = stack
+        .upload(&format!("labels/{TFM}/empty.csv"), "", &[], None)
+        .await;
+    let bad = stack
+        .upload(
+            &format!("labels/{TFM}/bad.csv"),
+            SAMPLE,
+            &[("replace-all-labels", "yes")],
+            None,
+        )
+        .await;
+    let (error_type, message) = error(stack.invoke(&[&empty, &bad]).await);
+    assert_eq!(error_type, "PermanentImportFailure");
+    assert_eq!(
+        message,
+        format!("2 of 2 record(s) failed: s3://{BUCKET}/{}: the file is empty (0 bytes) and Glue rejects empty label files; upload the labeled CSV again \
+                 | s3://{BUCKET}/{}: user metadata replace-all-labels=\"yes\" is neither true nor false; upload the file again with --metadata replace-all-labels=true (replace all labels) or replace-all-labels=false (append)", empty.key, bad.key)
+    );
+    assert_eq!(start_calls(&stack), 0);
+}

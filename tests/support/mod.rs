@@ -1,0 +1,320 @@
+//! The local stack for end-to-end tests: moto (S3), glue-local (Glue) and the real Lambda binary
+//! served by a loopback Runtime API. Everything a `Stack` starts stops when it is dropped.
+
+#![allow(dead_code)]
+
+pub mod runtime_api;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_glue::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_glue::types::{
+    GlueTable, TaskRun, TaskRunFilterCriteria, TaskType, TransformParameters, TransformType,
+};
+use aws_sdk_s3::primitives::ByteStream;
+use glue_local::moto::{lease, Lease};
+use glue_local::{Server, Settings, PIN_ID_TAG};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use runtime_api::{Reply, RuntimeApi};
+use serde_json::{json, Value};
+
+pub const BUCKET: &str = "labels-bkt";
+/// The sample labeled file shipped for the demo: 8 labeled rows.
+pub const SAMPLE: &str = include_str!("../../examples/labels/persons-round-1.csv");
+pub const SAMPLE_ROWS: i32 = 8;
+
+/// What S3 leaves unencoded in notification keys; a space becomes `+`.
+const S3_KEY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'*')
+    .remove(b'/');
+
+/// One uploaded object, as its S3 event would describe it.
+#[derive(Debug, Clone)]
+pub struct Uploaded {
+    pub key: String,
+    pub etag: String,
+    pub time_ms: i64,
+}
+
+pub struct Stack {
+    lambda: Child,
+    logs: Arc<Mutex<String>>,
+    pub runtime: RuntimeApi,
+    pub glue_local: Server,
+    pub s3: aws_sdk_s3::Client,
+    pub glue: aws_sdk_glue::Client,
+    pub lease: Lease,
+}
+
+impl Stack {
+    /// Starts everything, the function with `env` added to its environment, and creates the bucket.
+    pub async fn start(env: &[(&str, &str)]) -> Stack {
+        let lease = lease()
+            .await
+            .expect("moto (run `make venv` or set MOTO_SERVER)");
+        let s3 = glue_local::s3_client(&lease.moto.url(), "us-east-1").await;
+        let glue_local = Server::start(
+            "127.0.0.1:0".parse().unwrap(),
+            Settings::default(),
+            s3.clone(),
+        )
+        .await
+        .expect("glue-local");
+        let glue = aws_sdk_glue::Client::from_conf(
+            aws_sdk_glue::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+                .endpoint_url(glue_local.url())
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket(BUCKET)
+            .send()
+            .await
+            .expect("create bucket");
+        let runtime = RuntimeApi::start().await;
+        let mut lambda = Command::new(env!("CARGO_BIN_EXE_glue-label-importer"))
+            .env_clear()
+            .envs([
+                ("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string().as_str()),
+                ("AWS_LAMBDA_FUNCTION_NAME", "glue-label-importer"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                ("AWS_ENDPOINT_URL_S3", lease.moto.url().as_str()),
+                ("AWS_ENDPOINT_URL_GLUE", glue_local.url().as_str()),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+                ("AWS_CONFIG_FILE", "/nonexistent"),
+                ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+                ("S3_FORCE_PATH_STYLE", "true"),
+                ("RUST_LOG", "info"),
+            ])
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the Lambda binary");
+        let logs = Arc::new(Mutex::new(String::new()));
+        for pipe in [
+            lambda
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            lambda
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let logs = Arc::clone(&logs);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut logs = logs.lock().unwrap();
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
+            });
+        }
+        Stack {
+            lambda,
+            logs,
+            runtime,
+            glue_local,
+            s3,
+            glue,
+            lease,
+        }
+    }
+
+    /// What the function has logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Whether the function process is still the one started (not exited).
+    pub fn function_alive(&mut self) -> bool {
+        matches!(self.lambda.try_wait(), Ok(None))
+    }
+
+    /// Creates a FindMatches transform with a pinned ID.
+    pub async fn transform(&self, id: &str) -> String {
+        self.glue
+            .create_ml_transform()
+            .name(format!("persons-{id}"))
+            .role("arn:aws:iam::123456789012:role/GlueFindMatches")
+            .input_record_tables(
+                GlueTable::builder()
+                    .database_name("db")
+                    .table_name("persons")
+                    .build()
+                    .unwrap(),
+            )
+            .parameters(
+                TransformParameters::builder()
+                    .transform_type(TransformType::FindMatches)
+                    .build()
+                    .unwrap(),
+            )
+            .tags(PIN_ID_TAG, id)
+            .send()
+            .await
+            .expect("create transform")
+            .transform_id
+            .unwrap()
+    }
+
+    /// Uploads `body` under `key` with optional user metadata and tags.
+    pub async fn upload(
+        &self,
+        key: &str,
+        body: &str,
+        metadata: &[(&str, &str)],
+        tagging: Option<&str>,
+    ) -> Uploaded {
+        let time_ms = now_ms();
+        let put = metadata
+            .iter()
+            .fold(self.s3.put_object().bucket(BUCKET).key(key), |p, (k, v)| {
+                p.metadata(*k, *v)
+            })
+            .set_tagging(tagging.map(str::to_string))
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .send()
+            .await
+            .expect("put object");
+        let etag = put
+            .e_tag()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .to_string();
+        Uploaded {
+            key: key.to_string(),
+            etag,
+            time_ms,
+        }
+    }
+
+    /// Invokes the function with an S3 ObjectCreated notification for `objects`.
+    pub async fn invoke(&self, objects: &[&Uploaded]) -> Reply {
+        self.runtime.invoke(&s3_event(objects)).await
+    }
+
+    /// The transform's IMPORT_LABELS runs, newest first.
+    pub async fn import_runs(&self, transform_id: &str) -> Vec<TaskRun> {
+        self.glue
+            .get_ml_task_runs()
+            .transform_id(transform_id)
+            .filter(
+                TaskRunFilterCriteria::builder()
+                    .task_run_type(TaskType::ImportLabels)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("get task runs")
+            .task_runs
+            .unwrap_or_default()
+    }
+
+    /// Waits for a task run to end; returns its final status.
+    pub async fn final_status(&self, transform_id: &str, task_run_id: &str) -> String {
+        for _ in 0..300 {
+            let run = self
+                .glue
+                .get_ml_task_run()
+                .transform_id(transform_id)
+                .task_run_id(task_run_id)
+                .send()
+                .await
+                .expect("get run");
+            let status = run
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            if !matches!(status.as_str(), "STARTING" | "RUNNING" | "STOPPING") {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("task run {task_run_id} did not finish")
+    }
+
+    pub async fn label_count(&self, transform_id: &str) -> i32 {
+        self.glue
+            .get_ml_transform()
+            .transform_id(transform_id)
+            .send()
+            .await
+            .expect("get transform")
+            .label_count()
+    }
+
+    /// The object's tags, as (key, value) pairs.
+    pub async fn tags(&self, key: &str) -> Vec<(String, String)> {
+        let out = self
+            .s3
+            .get_object_tagging()
+            .bucket(BUCKET)
+            .key(key)
+            .send()
+            .await
+            .expect("get tags");
+        out.tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.lambda.kill();
+        let _ = self.lambda.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A key as S3 writes it into notifications: form-URL-encoded, `/` kept.
+pub fn s3_encode(key: &str) -> String {
+    utf8_percent_encode(key, S3_KEY)
+        .to_string()
+        .replace("%20", "+")
+}
+
+/// An S3 ObjectCreated:Put notification for `objects`, as S3 sends it.
+pub fn s3_event(objects: &[&Uploaded]) -> Value {
+    let records: Vec<Value> = objects
+        .iter()
+        .map(|o| {
+            let time = chrono::DateTime::from_timestamp_millis(o.time_ms).expect("valid time");
+            json!({
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                "eventTime": time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8"},
+                "s3": {"s3SchemaVersion": "1.0", "configurationId": "glue-label-importer",
+                       "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                       "object": {"key": s3_encode(&o.key), "size": 100, "eTag": o.etag, "sequencer": "0055AED6DCD90281E5"}}
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
