@@ -10,13 +10,22 @@ export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
 export AWS_CLI := $(abspath $(VENV))/bin/aws
 export VENV_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: help build release test lint fmt clean venv
+.PHONY: help demo invoke build release test lint fmt clean venv
+EVENT ?= events/s3-put.json
 
 help:
+	@echo "make demo     the whole flow on the local stack (moto + glue-local + cargo lambda), no AWS account"
+	@echo "make invoke EVENT=events/<file>.json   one sample event against the same local stack"
 	@echo "make build    debug build of the library and the Lambda binary"
 	@echo "make release  optimized Lambda binary ($(BINARY))"
 	@echo "make test     every test (unit, property, handler-on-mocked-SDK, sample events)"
 	@echo "make lint     rustfmt check + clippy with warnings as errors"
+
+demo: venv
+	$(VENV)/bin/python scripts/local_stack.py demo
+
+invoke: venv
+	$(VENV)/bin/python scripts/local_stack.py invoke $(EVENT)
 
 build:
 	$(CARGO) build --locked

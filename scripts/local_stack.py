@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Run glue-label-importer on one machine, no AWS account: moto (S3) + glue-local (Glue) +
+the real Lambda binary under `cargo lambda watch`, invoked with `cargo lambda invoke`.
+
+    local_stack.py demo            the README's demo: seed, invoke events/s3-put.json, follow the run
+    local_stack.py invoke EVENT    seed what EVENT names, invoke it, report its task runs
+
+Everything binds to 127.0.0.1 on free ports, and everything started is stopped on exit.
+Run it with the project's virtualenv python (make demo / make invoke do).
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote_plus
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+LOGS = TARGET / "local-stack"
+SAMPLE = ROOT / "examples" / "labels" / "persons-round-1.csv"
+# The transforms the sample events name; glue-local pins these IDs (tag glue-local:transform-id).
+TRANSFORMS = {
+    "tfm-0123456789abcdef0123456789abcdef01234567": "persons",
+    "tfm-fedcba9876543210fedcba9876543210fedcba98": "persons-eu",
+}
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def say(message):
+    print(f"==> {message}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, what, proc, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited early (code {proc.returncode}); see {LOGS}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{what} did not listen on 127.0.0.1:{port} within {seconds} s; see {LOGS}")
+
+
+class Stack:
+    def __init__(self):
+        self.procs = []
+        self.env = {**os.environ, **AWS_ENV, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        LOGS.mkdir(parents=True, exist_ok=True)
+
+    def spawn(self, name, args, env=None):
+        log = open(LOGS / f"{name}.log", "w")
+        proc = subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append((name, proc))
+        return proc
+
+    def stop(self):
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=10)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        say("stopped moto, glue-local and the function")
+
+    def start(self):
+        say("building the function and glue-local")
+        # Two builds, each with its own package's features: the first is exactly what
+        # `cargo lambda watch` runs, so the watch starts without compiling.
+        for package in ("glue-label-importer", "glue-local"):
+            subprocess.run(["cargo", "build", "--quiet", "-p", package, "--bin", package], cwd=ROOT, check=True)
+        self.moto_port, self.glue_port, self.lambda_port = free_port(), free_port(), free_port()
+        self.moto_url = f"http://127.0.0.1:{self.moto_port}"
+        self.glue_url = f"http://127.0.0.1:{self.glue_port}"
+        moto = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)])
+        glue = self.spawn("glue-local", [str(TARGET / "debug" / "glue-local"), "--port", str(self.glue_port),
+                                         "--s3-endpoint-url", self.moto_url, "--task-run-millis", "1500"])
+        wait_for_port(self.moto_port, "moto", moto)
+        wait_for_port(self.glue_port, "glue-local", glue)
+        say(f"moto S3 on {self.moto_url}, glue-local on {self.glue_url}")
+        self.s3 = boto3.client("s3", endpoint_url=self.moto_url, region_name="us-east-1",
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.glue = boto3.client("glue", endpoint_url=self.glue_url, region_name="us-east-1",
+                                 aws_access_key_id="testing", aws_secret_access_key="testing")
+        function_env = {**self.env, "AWS_ENDPOINT_URL_S3": self.moto_url, "AWS_ENDPOINT_URL_GLUE": self.glue_url,
+                        "S3_FORCE_PATH_STYLE": "true", "RUST_LOG": "info"}
+        watch = self.spawn("function", ["cargo", "lambda", "watch", "--ignore-changes",
+                                        "--invoke-address", "127.0.0.1", "--invoke-port", str(self.lambda_port)],
+                           env=function_env)
+        wait_for_port(self.lambda_port, "cargo lambda watch", watch)
+        say(f"the function runs under cargo lambda watch on 127.0.0.1:{self.lambda_port}")
+
+    def seed(self, records, metadata):
+        """Creates the buckets, the transforms and, for every record, the sample file at its key."""
+        for tfm, name in TRANSFORMS.items():
+            self.glue.create_ml_transform(
+                Name=name, Role="arn:aws:iam::123456789012:role/GlueFindMatchesRole",
+                InputRecordTables=[{"DatabaseName": "crm", "TableName": name}],
+                Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
+                Tags={"glue-local:transform-id": tfm})
+        say(f"created FindMatches transforms {', '.join(TRANSFORMS)}")
+        body = SAMPLE.read_bytes()
+        for record in records:
+            bucket = record["s3"]["bucket"]["name"]
+            key = unquote_plus(record["s3"]["object"]["key"])
+            if bucket not in [b["Name"] for b in self.s3.list_buckets()["Buckets"]]:
+                self.s3.create_bucket(Bucket=bucket)
+            put = self.s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
+            etag = put["ETag"].strip('"')
+            note = "" if etag == record["s3"]["object"].get("eTag") else " (eTag differs from the event's: expect a stale-event skip)"
+            meta = " with " + ", ".join(f"{k}: {v}" for k, v in metadata.items()) if metadata else ""
+            say(f"uploaded {SAMPLE.relative_to(ROOT)} to s3://{bucket}/{key}{meta}{note}")
+
+    def invoke(self, event_file):
+        say(f"cargo lambda invoke --data-file {event_file}")
+        out = subprocess.run(["cargo", "lambda", "invoke", "glue-label-importer", "--invoke-address", "127.0.0.1",
+                              "--invoke-port", str(self.lambda_port), "--data-file", str(event_file)],
+                             cwd=ROOT, env=self.env, capture_output=True, text=True)
+        print("--- function response ---")
+        print((out.stdout or out.stderr).strip())
+        outcome_lines = [l for l in (LOGS / "function.log").read_text(errors="replace").splitlines()
+                         if "request_id=" in l]
+        if outcome_lines:
+            print("--- function log ---")
+            print("\n".join(outcome_lines))
+        try:
+            return json.loads(out.stdout)
+        except json.JSONDecodeError:
+            return None
+
+    def follow(self, imported):
+        """Waits for each started task run to end; prints its status and the transform's LabelCount."""
+        ok = True
+        for item in imported:
+            tfm, run_id = item["transformId"], item["taskRunId"]
+            while True:
+                run = self.glue.get_ml_task_run(TransformId=tfm, TaskRunId=run_id)
+                if run["Status"] not in ("STARTING", "RUNNING", "STOPPING"):
+                    break
+                time.sleep(0.2)
+            labels = self.glue.get_ml_transform(TransformId=tfm)["LabelCount"]
+            error = f" ({run['ErrorString']})" if run.get("ErrorString") else ""
+            print(f"GetMLTaskRun {run_id}: {run['Status']}{error}")
+            print(f"GetMLTransform {tfm}: LabelCount = {labels}")
+            ok = ok and run["Status"] == "SUCCEEDED"
+        return ok
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "invoke") or (sys.argv[1] == "invoke" and len(sys.argv) != 3):
+        raise SystemExit(__doc__)
+    demo = sys.argv[1] == "demo"
+    event_file = ROOT / "events" / "s3-put.json" if demo else Path(sys.argv[2]).resolve()
+    event = json.loads(event_file.read_text())
+    stack = Stack()
+    try:
+        stack.start()
+        stack.seed(event.get("Records", []), {"replace-all-labels": "true"} if demo else {})
+        response = stack.invoke(event_file)
+        imported = (response or {}).get("imported", [])
+        succeeded = stack.follow(imported)
+    finally:
+        stack.stop()
+    if demo and not (imported and succeeded):
+        raise SystemExit("demo failed: the upload was not imported (see the response above)")
+
+
+if __name__ == "__main__":
+    main()
