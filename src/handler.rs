@@ -123,6 +123,7 @@ fn log(request_id: &str, outcome: &Outcome) {
             request_id,
             bucket = s.bucket,
             key = s.key,
+            transform_id = s.transform_id,
             reason = %s.reason,
             "skipped"
         ),
@@ -130,6 +131,7 @@ fn log(request_id: &str, outcome: &Outcome) {
             request_id,
             bucket = f.bucket,
             key = f.key,
+            transform_id = f.transform_id,
             retryable = f.error.is_retryable(),
             error = %f.error,
             "failed"

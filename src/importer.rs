@@ -19,34 +19,56 @@ pub async fn process(state: &State, record: Record) -> Outcome {
     let key = match decode_key(&record.raw_key) {
         Ok(key) => key,
         Err(e) => {
-            return Outcome::Failed(Failed {
-                bucket: record.bucket,
-                key: record.raw_key,
-                error: ImportError::UndecodableKey(e.to_string()),
-            })
+            let error = ImportError::UndecodableKey(e.to_string());
+            let key = record.raw_key.clone();
+            return not_imported(record, key, None, error.into());
         }
     };
-    match import(state, &record, &key).await {
+    if !record.event_name.starts_with("ObjectCreated:") {
+        let reason = SkipReason::NotObjectCreated(record.event_name.clone());
+        return not_imported(record, key, None, reason.into());
+    }
+    let transform_id = match route::transform_id(&state.config.labels_prefix, &key) {
+        Ok(id) => id.to_string(),
+        Err(why) => return not_imported(record, key, None, why),
+    };
+    match import(state, &record, &key, &transform_id).await {
         Ok(imported) => Outcome::Imported(imported),
-        Err(NotImported::Skipped(reason)) => Outcome::Skipped(Skipped {
-            bucket: record.bucket,
+        Err(why) => not_imported(record, key, Some(transform_id), why),
+    }
+}
+
+fn not_imported(
+    record: Record,
+    key: String,
+    transform_id: Option<String>,
+    why: NotImported,
+) -> Outcome {
+    let bucket = record.bucket;
+    match why {
+        NotImported::Skipped(reason) => Outcome::Skipped(Skipped {
+            bucket,
             key,
+            transform_id,
             reason,
         }),
-        Err(NotImported::Failed(error)) => Outcome::Failed(Failed {
-            bucket: record.bucket,
+        NotImported::Failed(error) => Outcome::Failed(Failed {
+            bucket,
             key,
+            transform_id,
             error,
         }),
     }
 }
 
-async fn import(state: &State, record: &Record, key: &str) -> Result<Imported, NotImported> {
-    if !record.event_name.starts_with("ObjectCreated:") {
-        return Err(SkipReason::NotObjectCreated(record.event_name.clone()).into());
-    }
+/// HeadObject → replace flag → duplicate check → start → receipt, for a routed record.
+async fn import(
+    state: &State,
+    record: &Record,
+    key: &str,
+    transform_id: &str,
+) -> Result<Imported, NotImported> {
     let config = &state.config;
-    let transform_id = route::transform_id(&config.labels_prefix, key)?;
     let bucket = record.bucket.as_str();
 
     let head = state

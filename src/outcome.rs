@@ -22,6 +22,9 @@ pub struct Imported {
 pub struct Skipped {
     pub bucket: String,
     pub key: String,
+    /// Known once the key is routed; logged, not part of the response.
+    #[serde(skip)]
+    pub transform_id: Option<String>,
     #[serde(serialize_with = "serialize_display")]
     pub reason: SkipReason,
 }
@@ -31,6 +34,8 @@ pub struct Skipped {
 pub struct Failed {
     pub bucket: String,
     pub key: String,
+    /// Known once the key is routed.
+    pub transform_id: Option<String>,
     pub error: ImportError,
 }
 

@@ -464,3 +464,49 @@ async fn an_empty_file_and_a_bad_flag_fail_permanently_before_glue() {
     );
     assert_eq!(start_calls(&stack), 0);
 }
+
+#[tokio::test]
+async fn logs_one_json_object_per_line_when_lambda_asks_for_json() {
+    let stack = Stack::start(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    let outside = stack
+        .upload("elsewhere/round-1.csv", SAMPLE, &[], None)
+        .await;
+    let request_id = stack.runtime.next_request_id();
+    let reply = response(stack.invoke(&[&file, &outside]).await);
+    let run_id = reply["imported"][0]["taskRunId"].as_str().unwrap();
+    let lines: Vec<serde_json::Value> = stack
+        .logs()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}")))
+        .collect();
+    let imported = lines
+        .iter()
+        .find(|l| l["message"] == "imported")
+        .expect("an imported line");
+    assert_eq!(
+        (
+            &imported["request_id"],
+            &imported["key"],
+            &imported["transform_id"],
+            &imported["task_run_id"]
+        ),
+        (
+            &json!(request_id),
+            &json!(file.key),
+            &json!(TFM),
+            &json!(run_id)
+        )
+    );
+    let skipped = lines
+        .iter()
+        .find(|l| l["message"] == "skipped")
+        .expect("a skipped line");
+    assert_eq!(
+        skipped["reason"],
+        "key is outside the labels prefix \"labels/\""
+    );
+}

@@ -86,6 +86,8 @@ async fn accept(listener: TcpListener, store: Arc<Store>) {
     let mut connections = JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors or similar: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
         let store = Arc::clone(&store);
