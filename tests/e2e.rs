@@ -6,7 +6,7 @@ mod support;
 use glue_local::Fault;
 use serde_json::json;
 use support::runtime_api::Reply;
-use support::{s3_event, Stack, BUCKET, SAMPLE, SAMPLE_ROWS};
+use support::{s3_event, Stack, Uploaded, BUCKET, SAMPLE, SAMPLE_ROWS};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 const TFM2: &str = "tfm-fedcba9876543210fedcba9876543210fedcba98";
@@ -32,6 +32,26 @@ fn error(reply: Reply) -> (String, String) {
     }
 }
 
+/// A stack with transform TFM and the sample file uploaded to `labels/TFM/round-1.csv`.
+async fn sample_stack() -> (Stack, Uploaded) {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    (stack, file)
+}
+
+/// The next `count` StartImportLabelsTaskRun calls answer ThrottlingException.
+fn throttle_starts(stack: &Stack, count: u32) {
+    stack.glue_local.store.add_fault(Fault {
+        operation: Some("StartImportLabelsTaskRun".into()),
+        error: "ThrottlingException".into(),
+        count,
+        message: None,
+    });
+}
+
 fn start_calls(stack: &Stack) -> u64 {
     stack
         .glue_local
@@ -44,11 +64,7 @@ fn start_calls(stack: &Stack) -> u64 {
 
 #[tokio::test]
 async fn imports_an_uploaded_file_once_and_glue_counts_its_labels() {
-    let stack = Stack::start(&[]).await;
-    stack.transform(TFM).await;
-    let file = stack
-        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
-        .await;
+    let (stack, file) = sample_stack().await;
     let request_id = stack.runtime.next_request_id();
 
     let reply = response(stack.invoke(&[&file]).await);
@@ -238,17 +254,8 @@ async fn an_unknown_transform_fails_permanently_naming_the_file() {
 
 #[tokio::test]
 async fn throttled_twice_then_accepted_imports_exactly_once() {
-    let stack = Stack::start(&[]).await;
-    stack.transform(TFM).await;
-    let file = stack
-        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
-        .await;
-    stack.glue_local.store.add_fault(Fault {
-        operation: Some("StartImportLabelsTaskRun".into()),
-        error: "ThrottlingException".into(),
-        count: 2,
-        message: None,
-    });
+    let (stack, file) = sample_stack().await;
+    throttle_starts(&stack, 2);
     let reply = response(stack.invoke(&[&file]).await);
     assert_eq!(
         start_calls(&stack),
@@ -265,17 +272,8 @@ async fn throttled_twice_then_accepted_imports_exactly_once() {
 
 #[tokio::test]
 async fn persistent_throttling_fails_retryably_without_an_import() {
-    let stack = Stack::start(&[]).await;
-    stack.transform(TFM).await;
-    let file = stack
-        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
-        .await;
-    stack.glue_local.store.add_fault(Fault {
-        operation: Some("StartImportLabelsTaskRun".into()),
-        error: "ThrottlingException".into(),
-        count: 100,
-        message: None,
-    });
+    let (stack, file) = sample_stack().await;
+    throttle_starts(&stack, 100);
     let (error_type, message) = error(stack.invoke(&[&file]).await);
     assert_eq!(error_type, "RetryableImportFailure");
     assert_eq!(
@@ -288,11 +286,7 @@ async fn persistent_throttling_fails_retryably_without_an_import() {
 
 #[tokio::test]
 async fn an_object_deleted_before_processing_is_skipped() {
-    let stack = Stack::start(&[]).await;
-    stack.transform(TFM).await;
-    let file = stack
-        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
-        .await;
+    let (stack, file) = sample_stack().await;
     stack
         .s3
         .delete_object()
@@ -330,11 +324,7 @@ async fn a_stale_event_for_an_overwritten_object_is_skipped() {
 
 #[tokio::test]
 async fn a_duplicate_delivery_is_skipped_and_glue_has_one_run() {
-    let stack = Stack::start(&[]).await;
-    stack.transform(TFM).await;
-    let file = stack
-        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
-        .await;
+    let (stack, file) = sample_stack().await;
     let first = response(stack.invoke(&[&file]).await);
     let run_id = first["imported"][0]["taskRunId"]
         .as_str()

@@ -24,23 +24,7 @@ async fn transforms_are_created_described_listed_and_deleted() {
         "{first}"
     );
     let pinned = local
-        .glue
-        .create_ml_transform()
-        .name("pinned")
-        .role(ROLE)
-        .input_record_tables(
-            aws_sdk_glue::types::GlueTable::builder()
-                .database_name("db")
-                .table_name("t")
-                .build()
-                .unwrap(),
-        )
-        .parameters(
-            aws_sdk_glue::types::TransformParameters::builder()
-                .transform_type(aws_sdk_glue::types::TransformType::FindMatches)
-                .build()
-                .unwrap(),
-        )
+        .create_request("pinned")
         .tags("glue-local:transform-id", "tfm-pinned")
         .send()
         .await
@@ -79,27 +63,7 @@ async fn transforms_are_created_described_listed_and_deleted() {
     assert_eq!(page2.transform_ids(), ["tfm-pinned".to_string()]);
     assert_eq!(page2.next_token(), None);
 
-    let dup = local
-        .glue
-        .create_ml_transform()
-        .name("persons")
-        .role(ROLE)
-        .input_record_tables(
-            aws_sdk_glue::types::GlueTable::builder()
-                .database_name("db")
-                .table_name("t")
-                .build()
-                .unwrap(),
-        )
-        .parameters(
-            aws_sdk_glue::types::TransformParameters::builder()
-                .transform_type(aws_sdk_glue::types::TransformType::FindMatches)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap_err();
+    let dup = local.create_request("persons").send().await.unwrap_err();
     assert_eq!(
         code_and_message(dup),
         (

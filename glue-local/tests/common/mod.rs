@@ -53,7 +53,12 @@ impl Local {
             .expect("put");
     }
 
-    pub async fn create_transform(&self, name: &str) -> String {
+    /// A CreateMLTransform request with everything Glue requires filled in.
+    pub fn create_request(
+        &self,
+        name: &str,
+    ) -> aws_sdk_glue::operation::create_ml_transform::builders::CreateMLTransformFluentBuilder
+    {
         self.glue
             .create_ml_transform()
             .name(name)
@@ -71,6 +76,10 @@ impl Local {
                     .build()
                     .unwrap(),
             )
+    }
+
+    pub async fn create_transform(&self, name: &str) -> String {
+        self.create_request(name)
             .send()
             .await
             .expect("create transform")
