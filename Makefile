@@ -1,25 +1,30 @@
-# glue-label-importer — build, test and lint. `make test` is what CI runs.
+# glue-label-importer — the README's two commands are `make demo` and `make test`.
 SHELL := /bin/bash
 CARGO ?= cargo
 # Where cargo puts its output (CI sets a persistent CARGO_TARGET_DIR outside the clone).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BINARY := $(TARGET_DIR)/release/glue-label-importer
-# Python tools of the local stack (moto, AWS CLI, boto3, cargo-lambda), pinned in tools/requirements.txt.
+# Python tools, pinned in tools/requirements*.txt, each set in its own virtualenv (their pins
+# conflict): the local stack (moto, AWS CLI, boto3, cargo-lambda + Zig), SAM CLI, checkov.
 VENV ?= .venv
+SAM_VENV ?= $(VENV)-sam
+CHECKOV_VENV ?= $(VENV)-checkov
 export MOTO_SERVER := $(abspath $(VENV))/bin/moto_server
 export AWS_CLI := $(abspath $(VENV))/bin/aws
 export VENV_PYTHON := $(abspath $(VENV))/bin/python
-
-.PHONY: help demo invoke build release test lint fmt clean venv
+export SAM_CLI_TELEMETRY := 0
 EVENT ?= events/s3-put.json
 
+.PHONY: help demo invoke build release test lint fmt clean venv template-venvs template sam-build
+
 help:
-	@echo "make demo     the whole flow on the local stack (moto + glue-local + cargo lambda), no AWS account"
+	@echo "make demo      the whole flow on the local stack (moto + glue-local + cargo lambda), no AWS account"
 	@echo "make invoke EVENT=events/<file>.json   one sample event against the same local stack"
-	@echo "make build    debug build of the library and the Lambda binary"
-	@echo "make release  optimized Lambda binary ($(BINARY))"
-	@echo "make test     every test (unit, property, handler-on-mocked-SDK, sample events)"
-	@echo "make lint     rustfmt check + clippy with warnings as errors"
+	@echo "make test      every test: template checks, unit, property, mocked SDK, glue-local, end to end"
+	@echo "make template  cfn-lint, sam validate --lint, checkov, sam build (arm64) of template.yaml"
+	@echo "make build     debug build of the library and the Lambda binary"
+	@echo "make release   optimized Lambda binary ($(BINARY))"
+	@echo "make lint      rustfmt check + clippy with warnings as errors"
 
 demo: venv
 	$(VENV)/bin/python scripts/local_stack.py demo
@@ -34,17 +39,40 @@ release:
 	$(CARGO) build --locked --release
 	@ls -l $(BINARY) | awk '{ printf "%s: %d bytes\n", $$NF, $$5 }'
 
-test: venv
+test: venv template
 	$(CARGO) test --locked --workspace
 
-# Creates or updates the virtualenv when tools/requirements.txt changed since it was installed.
-venv:
-	@if ! cmp -s tools/requirements.txt $(VENV)/requirements.installed 2>/dev/null; then \
-	  echo "installing tools/requirements.txt into $(VENV)"; \
-	  python3 -m venv $(VENV) && \
-	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt && \
-	  cp tools/requirements.txt $(VENV)/requirements.installed; \
+# (Re)installs virtualenv $(1) from requirements file $(2) when the file changed since.
+define ensure_venv
+	@if ! cmp -s $(2) $(1)/requirements.installed 2>/dev/null; then \
+	  echo "installing $(2) into $(1)"; \
+	  python3 -m venv $(1) && \
+	  $(1)/bin/pip install --quiet --disable-pip-version-check -r $(2) && \
+	  cp $(2) $(1)/requirements.installed; \
 	fi
+endef
+
+venv:
+	$(call ensure_venv,$(VENV),tools/requirements.txt)
+
+template-venvs:
+	$(call ensure_venv,$(SAM_VENV),tools/requirements-sam.txt)
+	$(call ensure_venv,$(CHECKOV_VENV),tools/requirements-checkov.txt)
+
+# Offline checks of template.yaml, then the deployable artifact.
+template: template-venvs sam-build
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+
+# sam build runs `cargo lambda build --release --arm64` (cargo-lambda and Zig from $(VENV)).
+sam-build: venv template-venvs
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(SAM_VENV)/bin/sam build
+	@file .aws-sam/build/ImportFunction/bootstrap
+	@file .aws-sam/build/ImportFunction/bootstrap | grep -q 'ELF 64-bit LSB.*ARM aarch64' \
+	  || { echo "bootstrap is not an arm64 Linux binary" >&2; exit 1; }
+	@cd .aws-sam/build/ImportFunction && rm -f ../bootstrap.zip && zip -q -9 ../bootstrap.zip bootstrap \
+	  && ls -l ../bootstrap.zip | awk '{ printf "arm64 deployment zip: %d bytes\n", $$5 }'
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -55,3 +83,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
+	rm -rf .aws-sam
