@@ -76,7 +76,7 @@ fn granted_statements(template: &Value) -> Vec<Value> {
             .into_iter()
             .filter(|r| r["Type"] == "AWS::IAM::RolePolicy" || r["Type"] == "AWS::IAM::Policy")
         {
-            let attached = &r["Properties"]["RoleName"] == &json!({"Ref": "ImportFunctionRole"})
+            let attached = r["Properties"]["RoleName"] == json!({"Ref": "ImportFunctionRole"})
                 || r["Properties"]["Roles"]
                     .as_array()
                     .is_some_and(|roles| roles.contains(&json!({"Ref": "ImportFunctionRole"})));
