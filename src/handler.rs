@@ -6,9 +6,10 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, Instrument};
 
+use crate::importer::{self, ImportOptions};
 use crate::intake::{self, NotS3Notification, Notification};
 use crate::outcome::{Failed, Imported, Outcome, Skipped};
-use crate::{importer, State};
+use crate::State;
 
 /// The success response.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
@@ -39,15 +40,21 @@ impl InvocationError {
     }
 }
 
+impl InvocationError {
+    /// Lambda's `errorType`: whether a retry can help.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            InvocationError::InvalidEvent(_) => "InvalidEvent",
+            _ if self.is_retryable() => "RetryableImportFailure",
+            _ => "PermanentImportFailure",
+        }
+    }
+}
+
 impl From<InvocationError> for Diagnostic {
     fn from(e: InvocationError) -> Self {
-        let error_type = match &e {
-            InvocationError::InvalidEvent(_) => "InvalidEvent",
-            _ if e.is_retryable() => "RetryableImportFailure",
-            _ => "PermanentImportFailure",
-        };
         Diagnostic {
-            error_type: error_type.to_string(),
+            error_type: e.error_type().to_string(),
             error_message: e.to_string(),
         }
     }
@@ -80,17 +87,21 @@ pub async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Response
             return Err(e.into());
         }
     };
-    let total = records.len();
     let outcomes: Vec<Outcome> = stream::iter(records)
         .map(|record| {
             let span =
                 info_span!("record", request_id, bucket = %record.bucket, key = %record.raw_key);
-            importer::process(state, record).instrument(span)
+            importer::process(state, record, ImportOptions::default()).instrument(span)
         })
         .buffered(state.config.max_concurrency)
         .collect()
         .await;
+    respond(request_id, outcomes)
+}
 
+/// Logs each outcome once and turns them into the response, or the error naming every failure.
+pub fn respond(request_id: &str, outcomes: Vec<Outcome>) -> Result<Response, InvocationError> {
+    let total = outcomes.len();
     let mut response = Response::default();
     let mut failed = Vec::new();
     for outcome in outcomes {

@@ -14,8 +14,17 @@ use crate::outcome::{
 };
 use crate::{metadata, route, State};
 
+/// What an operator may override when importing by hand (the Lambda uses the defaults).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// `ReplaceAllLabels` regardless of the object's metadata.
+    pub replace_all_labels: Option<bool>,
+    /// Start the import even when the receipt tag or Glue's history shows one.
+    pub skip_duplicate_check: bool,
+}
+
 /// Processes one record of an S3 notification.
-pub async fn process(state: &State, record: Record) -> Outcome {
+pub async fn process(state: &State, record: Record, options: ImportOptions) -> Outcome {
     let key = match decode_key(&record.raw_key) {
         Ok(key) => key,
         Err(e) => {
@@ -24,6 +33,16 @@ pub async fn process(state: &State, record: Record) -> Outcome {
             return not_imported(record, key, None, error.into());
         }
     };
+    process_key(state, record, key, options).await
+}
+
+/// Processes one object whose key is already decoded (`record.raw_key` is not used).
+pub async fn process_key(
+    state: &State,
+    record: Record,
+    key: String,
+    options: ImportOptions,
+) -> Outcome {
     if !record.event_name.starts_with("ObjectCreated:") {
         let reason = SkipReason::NotObjectCreated(record.event_name.clone());
         return not_imported(record, key, None, reason.into());
@@ -32,7 +51,7 @@ pub async fn process(state: &State, record: Record) -> Outcome {
         Ok(id) => id.to_string(),
         Err(why) => return not_imported(record, key, None, why),
     };
-    match import(state, &record, &key, &transform_id).await {
+    match import(state, &record, &key, &transform_id, &options).await {
         Ok(imported) => Outcome::Imported(imported),
         Err(why) => not_imported(record, key, Some(transform_id), why),
     }
@@ -67,6 +86,7 @@ async fn import(
     record: &Record,
     key: &str,
     transform_id: &str,
+    options: &ImportOptions,
 ) -> Result<Imported, NotImported> {
     let config = &state.config;
     let bucket = record.bucket.as_str();
@@ -90,26 +110,31 @@ async fn import(
     if head.content_length() == Some(0) {
         return Err(ImportError::EmptyFile.into());
     }
-    let replace_all_labels = metadata::replace_all_labels(
-        head.metadata(),
-        &config.replace_metadata_key,
-        config.default_replace_all_labels,
-    )?;
+    let replace_all_labels = match options.replace_all_labels {
+        Some(replace) => replace,
+        None => metadata::replace_all_labels(
+            head.metadata(),
+            &config.replace_metadata_key,
+            config.default_replace_all_labels,
+        )?,
+    };
     let input_s3_path = format!("s3://{bucket}/{key}");
 
     let tags = existing_tags(state, bucket, key).await;
-    if let Some(receipt) = tags.iter().flatten().find(|t| t.key() == RECEIPT_TAG) {
-        return Err(SkipReason::ReceiptTag {
-            task_run_id: receipt.value().to_string(),
+    if !options.skip_duplicate_check {
+        if let Some(receipt) = tags.iter().flatten().find(|t| t.key() == RECEIPT_TAG) {
+            return Err(SkipReason::ReceiptTag {
+                task_run_id: receipt.value().to_string(),
+            }
+            .into());
         }
-        .into());
-    }
-    if let Some(run) = earlier_run(state, transform_id, &input_s3_path, record).await? {
-        return Err(SkipReason::GlueHistory {
-            task_run_id: run.task_run_id().unwrap_or_default().to_string(),
-            status: run.status().map(|s| s.as_str()).unwrap_or("?").to_string(),
+        if let Some(run) = earlier_run(state, transform_id, &input_s3_path, record).await? {
+            return Err(SkipReason::GlueHistory {
+                task_run_id: run.task_run_id().unwrap_or_default().to_string(),
+                status: run.status().map(|s| s.as_str()).unwrap_or("?").to_string(),
+            }
+            .into());
         }
-        .into());
     }
 
     let started = state
@@ -195,7 +220,7 @@ async fn earlier_run(
     Ok(None)
 }
 
-/// Adds the receipt tag, keeping the object's other tags.
+/// Adds the receipt tag (replacing an earlier one), keeping the object's other tags.
 async fn write_receipt(
     state: &State,
     bucket: &str,

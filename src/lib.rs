@@ -34,13 +34,18 @@ impl State {
             .timeout_config(config::timeout_config())
             .load()
             .await;
-        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        Ok(State::from_sdk_config(config, &sdk))
+    }
+
+    /// Builds the clients from an SDK configuration (S3 path-style as configured).
+    pub fn from_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .force_path_style(config.s3_force_path_style)
             .build();
-        Ok(State {
+        State {
             s3: aws_sdk_s3::Client::from_conf(s3),
-            glue: aws_sdk_glue::Client::new(&sdk),
+            glue: aws_sdk_glue::Client::new(sdk),
             config,
-        })
+        }
     }
 }

@@ -1,0 +1,404 @@
+//! `import-labels`: the command-line twin of the Lambda, for manual imports, re-drives and status.
+
+mod start;
+mod status;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_glue::types::{
+    SortDirectionType, TaskRunFilterCriteria, TaskRunSortColumnType, TaskRunSortCriteria, TaskType,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use glue_label_importer::handler::{respond, InvocationError};
+use glue_label_importer::importer::{process_key, ImportOptions};
+use glue_label_importer::intake::Record;
+use glue_label_importer::{config, Config, ConfigError, State};
+use serde::Serialize;
+use start::Skeleton;
+use status::Run;
+
+/// Import AWS Glue FindMatches label files by hand, re-drive failed uploads, follow imports.
+#[derive(Debug, Parser)]
+#[command(name = "import-labels", version)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options in the AWS CLI's spirit; credentials and region come from the standard AWS chain.
+#[derive(Debug, Args)]
+struct Global {
+    /// AWS region (default: from the environment or profile).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Named profile from ~/.aws/config.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// Glue endpoint to call instead of the default (S3 follows AWS_ENDPOINT_URL_S3).
+    #[arg(long, global = true)]
+    endpoint_url: Option<String>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Json)]
+    output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Json,
+    Table,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start an import, as `aws glue start-import-labels-task-run` does.
+    StartImportLabelsTaskRun(StartArgs),
+    /// Run the Lambda's pipeline for one object: route, HeadObject, duplicate check, start, receipt tag.
+    Import(ImportArgs),
+    /// Show one task run, or the transform's recent label imports.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+struct StartArgs {
+    /// The unique identifier of the machine learning transform.
+    #[arg(long)]
+    transform_id: Option<String>,
+    /// The Amazon S3 path from where you import the labels.
+    #[arg(long)]
+    input_s3_path: Option<String>,
+    /// Overwrite the transform's existing labels.
+    #[arg(long, conflicts_with = "no_replace_all_labels")]
+    replace_all_labels: bool,
+    /// Add to the transform's existing labels.
+    #[arg(long)]
+    no_replace_all_labels: bool,
+    /// The request as JSON, or file://path to a JSON file.
+    #[arg(long, value_name = "JSON", conflicts_with = "cli_input_yaml")]
+    cli_input_json: Option<String>,
+    /// The request as YAML, or file://path to a YAML file.
+    #[arg(long, value_name = "YAML")]
+    cli_input_yaml: Option<String>,
+    /// Print a request skeleton (input, yaml-input) or a sample response (output); calls nothing.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "input", value_name = "KIND")]
+    generate_cli_skeleton: Option<Skeleton>,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The label file: s3://<bucket>/<prefix><transform-id>/<name>.csv
+    uri: String,
+    /// Replace the transform's labels, whatever the object's metadata says.
+    #[arg(long, conflicts_with = "no_replace_all_labels")]
+    replace_all_labels: bool,
+    /// Append to the transform's labels, whatever the object's metadata says.
+    #[arg(long)]
+    no_replace_all_labels: bool,
+    /// Start the import even if this upload was imported before (skips the duplicate check).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    #[arg(long)]
+    transform_id: String,
+    /// One task run; without it, the most recent label imports, newest first.
+    #[arg(long)]
+    task_run_id: Option<String>,
+    /// Wait until the task run ends; exit non-zero unless it SUCCEEDED.
+    #[arg(long, requires = "task_run_id")]
+    wait: bool,
+    /// Seconds between polls with --wait.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    poll_interval: f64,
+    /// How many recent runs to list.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    max_items: i32,
+}
+
+/// A command that cannot run as given (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}\nRun `import-labels <command> --help` for the options.")]
+    Usage(#[from] UsageError),
+    #[error("{0}; fix the environment variable and run again")]
+    Config(#[from] ConfigError),
+    #[error("An error occurred ({code}) when calling the {operation} operation: {message}")]
+    Aws {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
+    #[error("{error_type}: {error}", error_type = error.error_type())]
+    Import { error: InvocationError },
+    #[error("task run {task_run_id} ended {status}{}", error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
+    RunEnded {
+        task_run_id: String,
+        status: String,
+        error: Option<String>,
+    },
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    err: SdkError<E, aws_sdk_glue::config::http::HttpResponse>,
+) -> CliError {
+    let code = err.code().unwrap_or("Unknown").to_string();
+    let message = err
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+    CliError::Aws {
+        operation,
+        code,
+        message,
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ CliError::Usage(_)) => {
+            eprintln!("import-labels: error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::StartImportLabelsTaskRun(args) => start_task_run(&cli.global, args).await,
+        Command::Import(args) => import(&cli.global, args).await,
+        Command::Status(args) => show_status(&cli.global, args).await,
+    }
+}
+
+fn flag(yes: bool, no: bool) -> Option<bool> {
+    (yes || no).then_some(yes)
+}
+
+async fn sdk_config(global: &Global) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(config::retry_config())
+        .timeout_config(config::timeout_config());
+    if let Some(region) = &global.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &global.profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}
+
+fn glue_client(global: &Global, sdk: &SdkConfig) -> aws_sdk_glue::Client {
+    let mut config = aws_sdk_glue::config::Builder::from(sdk);
+    config.set_endpoint_url(global.endpoint_url.clone());
+    let config = config.build();
+    aws_sdk_glue::Client::from_conf(config)
+}
+
+/// Pretty JSON with 4-space indents, as the AWS CLI prints it.
+fn print_json(value: &impl Serialize) -> Result<(), CliError> {
+    let mut out = Vec::new();
+    let mut serializer = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    value
+        .serialize(&mut serializer)
+        .map_err(std::io::Error::other)?;
+    out.push(b'\n');
+    std::io::stdout().write_all(&out)?;
+    Ok(())
+}
+
+async fn start_task_run(global: &Global, args: StartArgs) -> Result<(), CliError> {
+    let document = match (&args.cli_input_json, &args.cli_input_yaml) {
+        (Some(json), _) => start::read_input("cli-input-json", json, false)?,
+        (_, Some(yaml)) => start::read_input("cli-input-yaml", yaml, true)?,
+        _ => Default::default(),
+    };
+    let replace = flag(args.replace_all_labels, args.no_replace_all_labels);
+    match args.generate_cli_skeleton {
+        Some(Skeleton::Input) => return print_json(&start::input_skeleton()),
+        Some(Skeleton::YamlInput) => {
+            print!("{}", start::YAML_SKELETON);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let input = start::merge(document, args.transform_id, args.input_s3_path, replace)?;
+    if args.generate_cli_skeleton == Some(Skeleton::Output) {
+        return print_json(&start::output_skeleton());
+    }
+    let glue = glue_client(global, &sdk_config(global).await);
+    let out = glue
+        .start_import_labels_task_run()
+        .transform_id(&input.transform_id)
+        .input_s3_path(&input.input_s3_path)
+        .set_replace_all_labels(input.replace_all_labels)
+        .send()
+        .await
+        .map_err(|e| aws_error("StartImportLabelsTaskRun", e))?;
+    let task_run_id = out.task_run_id().unwrap_or_default();
+    match global.output {
+        Output::Json => print_json(&serde_json::json!({ "TaskRunId": task_run_id })),
+        Output::Table => {
+            println!("TaskRunId  {task_run_id}");
+            Ok(())
+        }
+    }
+}
+
+fn parse_s3_uri(uri: &str) -> Result<(String, String), UsageError> {
+    uri.strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        .map(|(bucket, key)| (bucket.to_string(), key.to_string()))
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{uri:?} is not an S3 object URI; expected s3://<bucket>/<key>"
+            ))
+        })
+}
+
+async fn import(global: &Global, args: ImportArgs) -> Result<(), CliError> {
+    let (bucket, key) = parse_s3_uri(&args.uri)?;
+    let sdk = sdk_config(global).await;
+    let mut state = State::from_sdk_config(Config::from_env()?, &sdk);
+    state.glue = glue_client(global, &sdk);
+    // The object as it is now stands in for the S3 event: its ETag pins it, and Glue runs
+    // started after its last modification are imports of this very upload.
+    let head = state
+        .s3
+        .head_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .ok();
+    let record = Record {
+        bucket,
+        raw_key: key.clone(),
+        event_name: "ObjectCreated:Put".into(),
+        event_time: head
+            .as_ref()
+            .and_then(|h| h.last_modified())
+            .and_then(|t| t.to_millis().ok())
+            .or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_millis() as i64)
+            })
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .unwrap_or_default(),
+        etag: head
+            .as_ref()
+            .and_then(|h| h.e_tag())
+            .map(|e| e.trim_matches('"').to_string()),
+    };
+    let options = ImportOptions {
+        replace_all_labels: flag(args.replace_all_labels, args.no_replace_all_labels),
+        skip_duplicate_check: args.force,
+    };
+    let outcome = process_key(&state, record, key, options).await;
+    match respond("import-labels", vec![outcome]) {
+        Ok(response) => print_json(&response),
+        Err(error) => Err(CliError::Import { error }),
+    }
+}
+
+async fn show_status(global: &Global, args: StatusArgs) -> Result<(), CliError> {
+    let glue = glue_client(global, &sdk_config(global).await);
+    let Some(task_run_id) = args.task_run_id else {
+        let runs = glue
+            .get_ml_task_runs()
+            .transform_id(&args.transform_id)
+            .filter(
+                TaskRunFilterCriteria::builder()
+                    .task_run_type(TaskType::ImportLabels)
+                    .build(),
+            )
+            .sort(
+                TaskRunSortCriteria::builder()
+                    .column(TaskRunSortColumnType::Started)
+                    .sort_direction(SortDirectionType::Descending)
+                    .build()
+                    .map_err(|e| UsageError(e.to_string()))?,
+            )
+            .max_results(args.max_items)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetMLTaskRuns", e))?;
+        let runs: Vec<Run> = runs.task_runs().iter().map(Run::from_task_run).collect();
+        return match global.output {
+            Output::Json => print_json(&serde_json::json!({ "TaskRuns": runs })),
+            Output::Table => {
+                println!("{}", status::table(&runs));
+                Ok(())
+            }
+        };
+    };
+    let interactive = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let spinner = ['|', '/', '-', '\\'];
+    let mut tick = 0;
+    let run = loop {
+        let out = glue
+            .get_ml_task_run()
+            .transform_id(&args.transform_id)
+            .task_run_id(&task_run_id)
+            .send()
+            .await
+            .map_err(|e| aws_error("GetMLTaskRun", e))?;
+        let run = Run::from_output(&out);
+        if !args.wait || status::is_terminal(&run.status) {
+            if interactive && args.wait {
+                eprintln!();
+            }
+            break run;
+        }
+        if interactive {
+            eprint!(
+                "\r{} {} {} ({} s)   ",
+                spinner[tick % 4],
+                run.task_run_id,
+                run.status,
+                started.elapsed().as_secs()
+            );
+            tick += 1;
+        }
+        tokio::time::sleep(Duration::from_secs_f64(args.poll_interval.max(0.05))).await;
+    };
+    match global.output {
+        Output::Json => print_json(&run)?,
+        Output::Table => println!("{}", status::table(std::slice::from_ref(&run))),
+    }
+    if args.wait && run.status != "SUCCEEDED" {
+        return Err(CliError::RunEnded {
+            task_run_id: run.task_run_id,
+            status: run.status,
+            error: run.error,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! `status`: one task run (GetMLTaskRun) or the recent IMPORT_LABELS runs (GetMLTaskRuns),
+//! as a table or JSON; `--wait` follows one run to its end.
+
+use aws_sdk_glue::primitives::DateTime;
+use aws_sdk_glue::primitives::DateTimeFormat;
+use serde::Serialize;
+
+/// The parts of a task run an operator looks at (JSON names as Glue's).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Run {
+    pub task_run_id: String,
+    pub status: String,
+    pub input_s3_path: String,
+    pub replace: bool,
+    pub started_on: Option<String>,
+    pub completed_on: Option<String>,
+    #[serde(rename = "ErrorString")]
+    pub error: Option<String>,
+}
+
+/// Final statuses (SUCCEEDED is the only good one).
+pub fn is_terminal(status: &str) -> bool {
+    matches!(status, "SUCCEEDED" | "FAILED" | "TIMEOUT" | "STOPPED")
+}
+
+fn time(t: Option<&DateTime>) -> Option<String> {
+    t.and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
+}
+
+impl Run {
+    pub fn from_task_run(r: &aws_sdk_glue::types::TaskRun) -> Run {
+        let import = r
+            .properties()
+            .and_then(|p| p.import_labels_task_run_properties());
+        Run {
+            task_run_id: r.task_run_id().unwrap_or_default().to_string(),
+            status: r
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            input_s3_path: import
+                .and_then(|p| p.input_s3_path())
+                .unwrap_or_default()
+                .to_string(),
+            replace: import.is_some_and(|p| p.replace()),
+            started_on: time(r.started_on()),
+            completed_on: time(r.completed_on()),
+            error: r.error_string().map(str::to_string),
+        }
+    }
+
+    pub fn from_output(r: &aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput) -> Run {
+        let import = r
+            .properties()
+            .and_then(|p| p.import_labels_task_run_properties());
+        Run {
+            task_run_id: r.task_run_id().unwrap_or_default().to_string(),
+            status: r
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            input_s3_path: import
+                .and_then(|p| p.input_s3_path())
+                .unwrap_or_default()
+                .to_string(),
+            replace: import.is_some_and(|p| p.replace()),
+            started_on: time(r.started_on()),
+            completed_on: time(r.completed_on()),
+            error: r.error_string().map(str::to_string),
+        }
+    }
+}
+
+/// A plain table: a header row, a rule, one row per run.
+pub fn table(runs: &[Run]) -> String {
+    let header = [
+        "TASK RUN ID",
+        "STATUS",
+        "REPLACE",
+        "STARTED",
+        "INPUT S3 PATH",
+        "ERROR",
+    ];
+    let rows: Vec<[String; 6]> = runs
+        .iter()
+        .map(|r| {
+            [
+                r.task_run_id.clone(),
+                r.status.clone(),
+                r.replace.to_string(),
+                r.started_on.clone().unwrap_or_else(|| "-".into()),
+                r.input_s3_path.clone(),
+                r.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![line(header.to_vec())];
+    out.push(line(
+        widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, status: &str, error: Option<&str>) -> Run {
+        Run {
+            task_run_id: id.into(),
+            status: status.into(),
+            input_s3_path: format!("s3://b/labels/t/{id}.csv"),
+            replace: status == "FAILED",
+            started_on: Some("2026-11-29T10:00:00Z".into()),
+            completed_on: None,
+            error: error.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn renders_a_table_with_aligned_columns() {
+        let runs = [
+            run("tsk-1", "SUCCEEDED", None),
+            run("tsk-22", "FAILED", Some("bad header")),
+        ];
+        assert_eq!(
+            table(&runs),
+            "TASK RUN ID  STATUS     REPLACE  STARTED               INPUT S3 PATH               ERROR\n\
+             -----------  ---------  -------  --------------------  --------------------------  ----------\n\
+             tsk-1        SUCCEEDED  false    2026-11-29T10:00:00Z  s3://b/labels/t/tsk-1.csv\n\
+             tsk-22       FAILED     true     2026-11-29T10:00:00Z  s3://b/labels/t/tsk-22.csv  bad header"
+        );
+    }
+
+    #[test]
+    fn only_final_statuses_end_a_wait() {
+        for status in ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED"] {
+            assert!(is_terminal(status));
+        }
+        for status in ["STARTING", "RUNNING", "STOPPING", ""] {
+            assert!(!is_terminal(status));
+        }
+    }
+}

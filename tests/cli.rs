@@ -1,0 +1,381 @@
+//! `import-labels`: argument parsing, skeletons, error messages and exit codes, then every
+//! subcommand end to end against moto and glue-local.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{Stack, BUCKET, SAMPLE};
+
+const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// Runs import-labels; with a stack, pointed at its moto and glue-local.
+async fn cli(stack: Option<&Stack>, args: &[&str]) -> Run {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_import-labels"));
+    command.args(args).env_clear().envs([
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_CONFIG_FILE", "/nonexistent"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("S3_FORCE_PATH_STYLE", "true"),
+    ]);
+    if let Some(stack) = stack {
+        command
+            .env("AWS_ENDPOINT_URL_S3", stack.lease.moto.url())
+            .args(["--endpoint-url", &stack.glue_local.url()]);
+    }
+    let out = command.output().await.expect("run import-labels");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+#[tokio::test]
+async fn skeletons_print_what_aws_cli_v2_prints() {
+    let input = cli(
+        None,
+        &["start-import-labels-task-run", "--generate-cli-skeleton"],
+    )
+    .await;
+    assert_eq!((input.code, input.stdout.as_str()), (0, "{\n    \"TransformId\": \"\",\n    \"InputS3Path\": \"\",\n    \"ReplaceAllLabels\": true\n}\n"));
+    let explicit = cli(
+        None,
+        &[
+            "start-import-labels-task-run",
+            "--generate-cli-skeleton",
+            "input",
+        ],
+    )
+    .await;
+    assert_eq!(explicit.stdout, input.stdout);
+    let yaml = cli(
+        None,
+        &[
+            "start-import-labels-task-run",
+            "--generate-cli-skeleton",
+            "yaml-input",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (yaml.code, yaml.stdout.as_str()),
+        (0, "TransformId: '' # [REQUIRED] The unique identifier of the machine learning transform.\n\
+             InputS3Path: '' # [REQUIRED] The Amazon Simple Storage Service (Amazon S3) path from where you import the labels.\n\
+             ReplaceAllLabels: true # Indicates whether to overwrite your existing labels.\n")
+    );
+    let output = cli(
+        None,
+        &[
+            "start-import-labels-task-run",
+            "--transform-id",
+            "tfm-1",
+            "--input-s3-path",
+            "s3://b/k.csv",
+            "--generate-cli-skeleton",
+            "output",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (output.code, output.stdout.as_str()),
+        (0, "{\n    \"TaskRunId\": \"TaskRunId\"\n}\n")
+    );
+    let unvalidated = cli(
+        None,
+        &[
+            "start-import-labels-task-run",
+            "--generate-cli-skeleton",
+            "output",
+        ],
+    )
+    .await;
+    assert_eq!(unvalidated.code, 2);
+    assert_eq!(
+        unvalidated.stderr,
+        "import-labels: error: the following arguments are required: --transform-id, --input-s3-path\nRun `import-labels <command> --help` for the options.\n"
+    );
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_and_say_what_is_wrong() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["start-import-labels-task-run", "--cli-input-json", r#"{"TransformId": "t", "InputS3Path": "s3://b/k", "Replace": true}"#],
+         "Parameter validation failed: Unknown parameter in input: \"Replace\", must be one of: TransformId, InputS3Path, ReplaceAllLabels"),
+        (&["start-import-labels-task-run", "--cli-input-yaml", "TransformId: t\nInputS3Path: s3://b/k\nReplaceAllLabels: maybe\n"],
+         "Parameter validation failed: Invalid type for parameter ReplaceAllLabels, value: \"maybe\", valid types: boolean"),
+        (&["start-import-labels-task-run", "--transform-id", "t"], "the following arguments are required: --input-s3-path"),
+        (&["start-import-labels-task-run", "--cli-input-json", "{}", "--cli-input-yaml", "{}"], "cannot be used with"),
+        (&["start-import-labels-task-run", "--transform-id", "t", "--input-s3-path", "p", "--replace-all-labels", "--no-replace-all-labels"], "cannot be used with"),
+        (&["status", "--transform-id", "t", "--wait"], "--task-run-id"),
+        (&["import", "labels/t/x.csv"], "\"labels/t/x.csv\" is not an S3 object URI; expected s3://<bucket>/<key>"),
+    ];
+    for (args, want) in cases {
+        let run = cli(None, args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(want),
+            "{args:?}: {} should contain {want}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn start_import_labels_task_run_calls_glue_with_the_merged_request() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    let path = format!("s3://{BUCKET}/{}", file.key);
+    let document =
+        json!({"TransformId": "tfm-from-the-file", "InputS3Path": path, "ReplaceAllLabels": true})
+            .to_string();
+    let run = cli(
+        Some(&stack),
+        &[
+            "start-import-labels-task-run",
+            "--cli-input-json",
+            &document,
+            "--transform-id",
+            TFM,
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let task_run_id = run.json()["TaskRunId"].as_str().unwrap().to_string();
+    let runs = stack.import_runs(TFM).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].task_run_id(), Some(task_run_id.as_str()));
+    let props = runs[0]
+        .properties()
+        .unwrap()
+        .import_labels_task_run_properties()
+        .unwrap();
+    assert_eq!(
+        (props.input_s3_path(), props.replace()),
+        (Some(path.as_str()), true)
+    );
+
+    let unknown = cli(
+        Some(&stack),
+        &[
+            "start-import-labels-task-run",
+            "--transform-id",
+            "tfm-nope",
+            "--input-s3-path",
+            &path,
+        ],
+    )
+    .await;
+    assert_eq!(unknown.code, 1);
+    assert_eq!(
+        unknown.stderr,
+        "An error occurred (EntityNotFoundException) when calling the StartImportLabelsTaskRun operation: Cannot find MLTransform in account 123456789012 with handle tfm-nope.\n"
+    );
+}
+
+#[tokio::test]
+async fn import_runs_the_lambda_pipeline_and_force_redrives() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let file = stack
+        .upload(
+            &format!("labels/{TFM}/round 1.csv"),
+            SAMPLE,
+            &[("replace-all-labels", "true")],
+            Some("team=risk"),
+        )
+        .await;
+    let uri = format!("s3://{BUCKET}/{}", file.key);
+
+    let first = cli(Some(&stack), &["import", &uri]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let imported = &first.json()["imported"][0];
+    assert_eq!(
+        (
+            imported["key"].as_str(),
+            imported["replaceAllLabels"].as_bool()
+        ),
+        (Some(file.key.as_str()), Some(true))
+    );
+    let first_run = imported["taskRunId"].as_str().unwrap().to_string();
+
+    let again = cli(Some(&stack), &["import", &uri]).await;
+    assert_eq!(again.code, 0);
+    assert_eq!(
+        again.json()["skipped"][0]["reason"],
+        format!("duplicate: the object already carries the receipt tag glue-import-task-run-id={first_run}")
+    );
+
+    let forced = cli(
+        Some(&stack),
+        &["import", &uri, "--force", "--no-replace-all-labels"],
+    )
+    .await;
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    let redriven = &forced.json()["imported"][0];
+    assert_eq!(
+        redriven["replaceAllLabels"], false,
+        "the flag overrides the metadata"
+    );
+    let second_run = redriven["taskRunId"].as_str().unwrap().to_string();
+    assert_ne!(second_run, first_run);
+    assert_eq!(stack.import_runs(TFM).await.len(), 2);
+    let mut tags = stack.tags(&file.key).await;
+    tags.sort();
+    assert_eq!(
+        tags,
+        [
+            ("glue-import-task-run-id".to_string(), second_run),
+            ("team".into(), "risk".into())
+        ]
+    );
+
+    let missing = cli(
+        Some(&stack),
+        &["import", &format!("s3://{BUCKET}/labels/tfm-nope/x.csv")],
+    )
+    .await;
+    assert_eq!(missing.code, 0);
+    assert_eq!(
+        missing.json()["skipped"][0]["reason"],
+        "object no longer exists (404)"
+    );
+    let other = stack
+        .upload("labels/tfm-nope/x.csv", SAMPLE, &[], None)
+        .await;
+    let failed = cli(
+        Some(&stack),
+        &["import", &format!("s3://{BUCKET}/{}", other.key)],
+    )
+    .await;
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed.stderr.starts_with(&format!("PermanentImportFailure: 1 of 1 record(s) failed: s3://{BUCKET}/labels/tfm-nope/x.csv: Glue GetMLTaskRuns failed with EntityNotFoundException")),
+        "{}",
+        failed.stderr
+    );
+}
+
+#[tokio::test]
+async fn status_shows_runs_and_waits_for_the_end() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let good = stack
+        .upload(&format!("labels/{TFM}/good.csv"), SAMPLE, &[], None)
+        .await;
+    let bad = stack
+        .upload(
+            &format!("labels/{TFM}/bad.csv"),
+            "id,label\n1,A\n",
+            &[],
+            None,
+        )
+        .await;
+    let start = |key: String| {
+        let stack = &stack;
+        async move {
+            let run = cli(
+                Some(stack),
+                &[
+                    "start-import-labels-task-run",
+                    "--transform-id",
+                    TFM,
+                    "--input-s3-path",
+                    &format!("s3://{BUCKET}/{key}"),
+                ],
+            )
+            .await;
+            run.json()["TaskRunId"].as_str().unwrap().to_string()
+        }
+    };
+    let good_run = start(good.key.clone()).await;
+    let bad_run = start(bad.key.clone()).await;
+
+    let waited = cli(
+        Some(&stack),
+        &[
+            "status",
+            "--transform-id",
+            TFM,
+            "--task-run-id",
+            &good_run,
+            "--wait",
+            "--poll-interval",
+            "0.1",
+        ],
+    )
+    .await;
+    assert_eq!(waited.code, 0, "{}", waited.stderr);
+    let run = waited.json();
+    assert_eq!(
+        (run["TaskRunId"].as_str(), run["Status"].as_str()),
+        (Some(good_run.as_str()), Some("SUCCEEDED"))
+    );
+    assert_eq!(run["InputS3Path"], format!("s3://{BUCKET}/{}", good.key));
+
+    let failed = cli(
+        Some(&stack),
+        &[
+            "status",
+            "--transform-id",
+            TFM,
+            "--task-run-id",
+            &bad_run,
+            "--wait",
+            "--poll-interval",
+            "0.1",
+        ],
+    )
+    .await;
+    assert_eq!(failed.code, 1);
+    assert_eq!(failed.json()["Status"], "FAILED");
+    assert_eq!(
+        failed.stderr,
+        format!("task run {bad_run} ended FAILED: The label file's header must start with labeling_set_id,label but starts with \"id,label\".\n")
+    );
+
+    let listed = cli(
+        Some(&stack),
+        &["status", "--transform-id", TFM, "--output", "table"],
+    )
+    .await;
+    assert_eq!(listed.code, 0);
+    let lines: Vec<&str> = listed.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("TASK RUN ID") && lines[1].starts_with("---"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        lines[2].starts_with(&bad_run) && lines[3].starts_with(&good_run),
+        "newest first: {}",
+        listed.stdout
+    );
+    let json = cli(Some(&stack), &["status", "--transform-id", TFM])
+        .await
+        .json();
+    assert_eq!(json["TaskRuns"].as_array().map(Vec::len), Some(2));
+}
