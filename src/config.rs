@@ -39,6 +39,10 @@ pub struct Config {
     pub default_replace_all_labels: bool,
     pub max_concurrency: usize,
     pub s3_force_path_style: bool,
+    /// Check each label file before starting its import (`PREFLIGHT=on|off`).
+    pub preflight: bool,
+    /// Label-file size quota in bytes (Glue's default is 10 MB; it can be raised).
+    pub max_label_file_bytes: u64,
 }
 
 /// A variable is set to something the function cannot use.
@@ -58,6 +62,8 @@ impl Default for Config {
             default_replace_all_labels: false,
             max_concurrency: 4,
             s3_force_path_style: false,
+            preflight: true,
+            max_label_file_bytes: crate::preflight::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -102,6 +108,13 @@ impl Config {
                 "S3_FORCE_PATH_STYLE",
                 parse_flag,
                 defaults.s3_force_path_style,
+            )?,
+            preflight: var(lookup, "PREFLIGHT", parse_on_off, defaults.preflight)?,
+            max_label_file_bytes: var(
+                lookup,
+                "MAX_LABEL_FILE_BYTES",
+                parse_bytes,
+                defaults.max_label_file_bytes,
             )?,
         })
     }
@@ -149,6 +162,21 @@ fn parse_flag(value: &str) -> Result<bool, String> {
     parse_bool(value).ok_or_else(|| "expected true or false".into())
 }
 
+fn parse_on_off(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err("expected on or off".into()),
+    }
+}
+
+fn parse_bytes(value: &str) -> Result<u64, String> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a positive number of bytes, e.g. 10485760".into()),
+    }
+}
+
 fn parse_concurrency(value: &str) -> Result<usize, String> {
     match value.trim().parse::<usize>() {
         Ok(n @ 1..=64) => Ok(n),
@@ -177,6 +205,8 @@ mod tests {
         assert!(!config.default_replace_all_labels);
         assert_eq!(config.max_concurrency, 4);
         assert!(!config.s3_force_path_style);
+        assert!(config.preflight);
+        assert_eq!(config.max_label_file_bytes, 10_485_760);
     }
 
     #[test]
@@ -187,6 +217,8 @@ mod tests {
             ("DEFAULT_REPLACE_ALL_LABELS", "TRUE"),
             ("MAX_CONCURRENCY", "16"),
             ("S3_FORCE_PATH_STYLE", "true"),
+            ("PREFLIGHT", "off"),
+            ("MAX_LABEL_FILE_BYTES", "20971520"),
         ])
         .unwrap();
         assert_eq!(
@@ -197,6 +229,8 @@ mod tests {
                 default_replace_all_labels: true,
                 max_concurrency: 16,
                 s3_force_path_style: true,
+                preflight: false,
+                max_label_file_bytes: 20_971_520,
             }
         );
     }
@@ -211,6 +245,8 @@ mod tests {
             ("MAX_CONCURRENCY", "many", "invalid configuration: MAX_CONCURRENCY=\"many\": expected a whole number from 1 to 64"),
             ("REPLACE_METADATA_KEY", "replace all", "invalid configuration: REPLACE_METADATA_KEY=\"replace all\": expected an HTTP header name such as replace-all-labels"),
             ("REPLACE_METADATA_KEY", "x-amz-meta-", "invalid configuration: REPLACE_METADATA_KEY=\"x-amz-meta-\": expected an HTTP header name such as replace-all-labels"),
+            ("PREFLIGHT", "maybe", "invalid configuration: PREFLIGHT=\"maybe\": expected on or off"),
+            ("MAX_LABEL_FILE_BYTES", "10MB", "invalid configuration: MAX_LABEL_FILE_BYTES=\"10MB\": expected a positive number of bytes, e.g. 10485760"),
         ];
         for (var, value, want) in cases {
             assert_eq!(read(&[(var, value)]).unwrap_err().to_string(), want);

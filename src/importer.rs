@@ -12,7 +12,7 @@ use crate::intake::{decode_key, Record};
 use crate::outcome::{
     Failed, ImportError, Imported, NotImported, Outcome, SkipReason, Skipped, RECEIPT_TAG,
 };
-use crate::{metadata, route, State};
+use crate::{metadata, preflight, route, State};
 
 /// What an operator may override when importing by hand (the Lambda uses the defaults).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -107,8 +107,16 @@ async fn import(
             .into(),
             _ => NotImported::Failed(s3_error("HeadObject", e)),
         })?;
-    if head.content_length() == Some(0) {
+    let size = head.content_length().unwrap_or_default();
+    if size == 0 {
         return Err(ImportError::EmptyFile.into());
+    }
+    if config.preflight && size as u64 > config.max_label_file_bytes {
+        return Err(ImportError::LabelFileTooLarge {
+            bytes: size as u64,
+            max: config.max_label_file_bytes,
+        }
+        .into());
     }
     let replace_all_labels = match options.replace_all_labels {
         Some(replace) => replace,
@@ -137,6 +145,25 @@ async fn import(
         }
     }
 
+    let mut warnings = Vec::new();
+    if config.preflight {
+        let report = preflight::validate_object(
+            &state.s3,
+            bucket,
+            key,
+            record.etag.as_deref(),
+            config.max_label_file_bytes,
+        )
+        .await?;
+        if let Some(summary) = report.summary() {
+            return Err(ImportError::InvalidLabelFile(summary).into());
+        }
+        for warning in &report.warnings {
+            warn!(bucket, key, transform_id, "label file: {warning}");
+        }
+        warnings = report.warnings;
+    }
+
     let started = state
         .glue
         .start_import_labels_task_run()
@@ -161,6 +188,7 @@ async fn import(
         input_s3_path,
         replace_all_labels,
         task_run_id,
+        warnings,
     })
 }
 
@@ -257,7 +285,7 @@ fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }
 
-fn s3_error<E: std::error::Error + 'static>(
+pub(crate) fn s3_error<E: std::error::Error + 'static>(
     operation: &'static str,
     err: SdkError<E, HttpResponse>,
 ) -> ImportError {

@@ -12,6 +12,7 @@ pub mod intake;
 pub mod logging;
 pub mod metadata;
 pub mod outcome;
+pub mod preflight;
 pub mod route;
 
 pub use config::{Config, ConfigError};

@@ -15,6 +15,9 @@ pub struct Imported {
     pub input_s3_path: String,
     pub replace_all_labels: bool,
     pub task_run_id: String,
+    /// Preflight warnings (the import still started).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A record that needs no import (benign: the invocation still succeeds).
@@ -81,6 +84,10 @@ pub enum ImportError {
     },
     #[error("the file is empty (0 bytes) and Glue rejects empty label files; upload the labeled CSV again")]
     EmptyFile,
+    #[error("the file is {bytes} bytes, over the label-file quota of {max} bytes (MAX_LABEL_FILE_BYTES); split it into smaller files and upload those")]
+    LabelFileTooLarge { bytes: u64, max: u64 },
+    #[error("the label file is not what Glue accepts: {0}; fix it and upload it again (check it first with `import-labels validate`)")]
+    InvalidLabelFile(String),
     #[error("user metadata {meta_key}={value:?} is neither true nor false; upload the file again with --metadata {meta_key}=true (replace all labels) or {meta_key}=false (append)")]
     BadReplaceFlag { meta_key: String, value: String },
     #[error("S3 {operation} was denied (403): grant the function s3:GetObject on the labels prefix (without s3:ListBucket S3 also answers 403 for a deleted object)")]

@@ -9,9 +9,11 @@ use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::types::{
     ImportLabelsTaskRunProperties, TaskRun, TaskRunProperties, TaskStatusType, TaskType,
 };
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
+use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::Tag;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use glue_label_importer::config::{retry_config, timeout_config};
@@ -41,11 +43,26 @@ fn event(records: Vec<Value>) -> LambdaEvent<Value> {
     LambdaEvent::new(json!({ "Records": records }), Context::default())
 }
 
+/// A labeled file that passes the preflight.
+const LABELED: &[u8] = b"labeling_set_id,label,id,name\nS1,A,1,Ann\nS1,A,2,Anne\nS1,B,3,Bob\n";
+
+fn get_object(body: &'static [u8]) -> Rule {
+    mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+        GetObjectOutput::builder()
+            .body(ByteStream::from_static(body))
+            .build()
+    })
+}
+
+/// Clients answered by `s3` and `glue` (matched in order); GetObject answers [`LABELED`]
+/// unless a rule of `s3` answers it first.
 fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
     let retry = || retry_config().with_initial_backoff(Duration::from_millis(1));
+    let labeled = get_object(LABELED);
+    let s3: Vec<&Rule> = s3.iter().copied().chain([&labeled]).collect();
     State {
         config,
-        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3, |c| c
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &s3, |c| c
             .retry_config(retry())
             .timeout_config(timeout_config())),
         glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
@@ -721,4 +738,67 @@ async fn many_records_keep_their_order() {
             .collect::<Vec<_>>()
     );
     assert_eq!(start.num_calls(), 10);
+}
+
+#[tokio::test]
+async fn preflight_fails_a_bad_label_file_before_glue() {
+    let key = format!("labels/{TFM}/round-1.csv");
+    let unlabeled = get_object(b"labeling_set_id,label,id\nS1,,1\nS1,,2\nS2,,3\n");
+    let (h, t, hist, start) = (head(&[], 5), tags(&[]), history(vec![]), any_start());
+    let state = state(Config::default(), &[&h, &t, &unlabeled], &[&hist, &start]);
+    let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
+    assert_eq!(d.error_type, "PermanentImportFailure");
+    assert_eq!(
+        d.error_message,
+        format!("1 of 1 record(s) failed: s3://bkt/{key}: the label file is not what Glue accepts: line 2: 3 of 3 rows have an empty labeling_set_id or label; label every row before uploading the file (and 2 more problems); fix it and upload it again (check it first with `import-labels validate`)")
+    );
+    assert_eq!((unlabeled.num_calls(), start.num_calls()), (1, 0));
+}
+
+#[tokio::test]
+async fn preflight_warnings_come_back_with_the_import() {
+    let key = format!("labels/{TFM}/one.csv");
+    let lonely = get_object(b"labeling_set_id,label,id\nS1,A,1\n");
+    let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+    let start = start_exact(TFM, &format!("s3://bkt/{key}"), false, "tsk-w");
+    let state = state(Config::default(), &[&h, &t, &p, &lonely], &[&hist, &start]);
+    let response = handle(&state, event(vec![s3_record(&key, "e")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&response).unwrap()["imported"][0]["warnings"],
+        json!(["the file holds a single labeling set of one row: Glue learns nothing from it"])
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_file_fails_from_its_size_without_downloading() {
+    let key = format!("labels/{TFM}/big.csv");
+    let big = head(&[], 10 * 1024 * 1024 + 1);
+    let never = get_object(LABELED);
+    let state = state(Config::default(), &[&big, &never], &[]);
+    let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
+    assert_eq!(
+        d.error_message,
+        format!("1 of 1 record(s) failed: s3://bkt/{key}: the file is 10485761 bytes, over the label-file quota of 10485760 bytes (MAX_LABEL_FILE_BYTES); split it into smaller files and upload those")
+    );
+    assert_eq!(never.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn preflight_off_starts_without_reading_the_file() {
+    let key = format!("labels/{TFM}/x.csv");
+    let broken = get_object(b"not,a,label,file\n");
+    let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+    let start = start_exact(TFM, &format!("s3://bkt/{key}"), false, "tsk-off");
+    let config = Config {
+        preflight: false,
+        ..Config::default()
+    };
+    let state = state(config, &[&h, &t, &p, &broken], &[&hist, &start]);
+    let response = handle(&state, event(vec![s3_record(&key, "e")]))
+        .await
+        .unwrap();
+    assert_eq!(response.imported[0].task_run_id, "tsk-off");
+    assert_eq!(broken.num_calls(), 0);
 }

@@ -26,7 +26,11 @@ pub fn is_terminal(status: &str) -> bool {
 
 /// RFC 3339 to the second: what an operator reads.
 fn time(t: Option<&DateTime>) -> Option<String> {
-    t.and_then(|t| DateTime::from_secs(t.secs()).fmt(DateTimeFormat::DateTime).ok())
+    t.and_then(|t| {
+        DateTime::from_secs(t.secs())
+            .fmt(DateTimeFormat::DateTime)
+            .ok()
+    })
 }
 
 impl Run {
