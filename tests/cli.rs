@@ -379,3 +379,83 @@ async fn status_shows_runs_and_waits_for_the_end() {
         .json();
     assert_eq!(json["TaskRuns"].as_array().map(Vec::len), Some(2));
 }
+
+#[tokio::test]
+async fn validate_checks_local_files_and_s3_objects() {
+    let dir = std::env::temp_dir().join(format!("import-labels-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.csv");
+    let bom = dir.join("excel.csv");
+    std::fs::write(&good, SAMPLE).unwrap();
+    std::fs::write(
+        &bom,
+        [b"\xef\xbb\xbf".as_slice(), SAMPLE.as_bytes()].concat(),
+    )
+    .unwrap();
+    let ok = cli(None, &["validate", good.to_str().unwrap()]).await;
+    let excel = cli(None, &["validate", bom.to_str().unwrap()]).await;
+    let missing = cli(None, &["validate", dir.join("nope.csv").to_str().unwrap()]).await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        (ok.code, ok.json()),
+        (
+            0,
+            json!({"rows": 8, "firstProblem": null, "problems": 0, "warnings": []})
+        )
+    );
+    assert_eq!(excel.code, 1);
+    assert_eq!(excel.json()["problems"], 1);
+    assert_eq!(
+        excel.stderr,
+        format!("{}: line 1: the file starts with a byte-order mark (saved by Excel with a BOM); save it as UTF-8 without BOM (e.g. \"CSV UTF-8\" then remove the BOM, or export from another editor)\n", bom.display())
+    );
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stderr
+            .starts_with(&format!("cannot read {}: ", dir.join("nope.csv").display())),
+        "{}",
+        missing.stderr
+    );
+
+    let stack = Stack::start(&[]).await;
+    let file = stack
+        .upload(
+            "labels/t/cp1252.csv",
+            "labeling_set_id,label,name\nS1,A,Jos\u{e9}\n",
+            &[],
+            None,
+        )
+        .await;
+    let utf8 = cli(
+        Some(&stack),
+        &["validate", &format!("s3://{BUCKET}/{}", file.key)],
+    )
+    .await;
+    assert_eq!(utf8.code, 0, "é in UTF-8 is fine: {}", utf8.stderr);
+    let latin1 = "labeling_set_id,label,name\nS1,A,Jos"
+        .as_bytes()
+        .iter()
+        .chain(&[0xe9u8, b'\n'])
+        .copied()
+        .collect::<Vec<u8>>();
+    stack
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("labels/t/latin1.csv")
+        .body(latin1.into())
+        .send()
+        .await
+        .unwrap();
+    let bad = cli(
+        Some(&stack),
+        &["validate", &format!("s3://{BUCKET}/labels/t/latin1.csv")],
+    )
+    .await;
+    assert_eq!(bad.code, 1);
+    assert_eq!(
+        bad.json()["firstProblem"],
+        "line 2: invalid UTF-8 at byte offset 35; the file is probably saved as Windows-1252 (cp1252): save it as UTF-8"
+    );
+}

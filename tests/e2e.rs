@@ -500,3 +500,34 @@ async fn logs_one_json_object_per_line_when_lambda_asks_for_json() {
         "key is outside the labels prefix \"labels/\""
     );
 }
+
+#[tokio::test]
+async fn an_unlabeled_file_fails_preflight_without_a_glue_call() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let generated =
+        "labeling_set_id,label,id,first_name\n022ce3ed,,1001,John\n022ce3ed,,1002,Jon\n";
+    let file = stack
+        .upload(&format!("labels/{TFM}/generated.csv"), generated, &[], None)
+        .await;
+    let (error_type, message) = error(stack.invoke(&[&file]).await);
+    assert_eq!(error_type, "PermanentImportFailure");
+    assert_eq!(
+        message,
+        format!("1 of 1 record(s) failed: s3://{BUCKET}/{}: the label file is not what Glue accepts: line 2: 2 of 2 rows have an empty labeling_set_id or label; label every row before uploading the file (and 1 more problem); fix it and upload it again (check it first with `import-labels validate`)", file.key)
+    );
+    assert_eq!(start_calls(&stack), 0);
+    drop(stack); // one stack at a time: they share the moto server
+    let off = Stack::start(&[("PREFLIGHT", "off")]).await;
+    off.transform(TFM).await;
+    let file = off
+        .upload(&format!("labels/{TFM}/generated.csv"), generated, &[], None)
+        .await;
+    let reply = response(off.invoke(&[&file]).await);
+    let run_id = reply["imported"][0]["taskRunId"].as_str().unwrap();
+    assert_eq!(
+        off.final_status(TFM, run_id).await,
+        "FAILED",
+        "without preflight, Glue fails the run later"
+    );
+}

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use glue_label_importer::handler::{respond, InvocationError};
 use glue_label_importer::importer::{process_key, ImportOptions};
 use glue_label_importer::intake::Record;
-use glue_label_importer::{config, Config, ConfigError, State};
+use glue_label_importer::{config, preflight, Config, ConfigError, State};
 use serde::Serialize;
 use start::Skeleton;
 use status::Run;
@@ -62,6 +62,17 @@ enum Command {
     Import(ImportArgs),
     /// Show one task run, or the transform's recent label imports.
     Status(StatusArgs),
+    /// Check a label file as the Lambda's preflight does, before uploading it.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// A local file, or s3://<bucket>/<key>.
+    file: String,
+    /// The label-file quota in bytes (default: MAX_LABEL_FILE_BYTES, else 10 MB).
+    #[arg(long)]
+    max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +152,10 @@ enum CliError {
     },
     #[error("{error_type}: {error}", error_type = error.error_type())]
     Import { error: InvocationError },
+    #[error("{file}: {summary}")]
+    InvalidFile { file: String, summary: String },
+    #[error("cannot read {file}: {error}")]
+    Read { file: String, error: String },
     #[error("task run {task_run_id} ended {status}{}", error.as_deref().map(|e| format!(": {e}")).unwrap_or_default())]
     RunEnded {
         task_run_id: String,
@@ -188,6 +203,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::StartImportLabelsTaskRun(args) => start_task_run(&cli.global, args).await,
         Command::Import(args) => import(&cli.global, args).await,
         Command::Status(args) => show_status(&cli.global, args).await,
+        Command::Validate(args) => validate(&cli.global, args).await,
     }
 }
 
@@ -401,4 +417,34 @@ async fn show_status(global: &Global, args: StatusArgs) -> Result<(), CliError> 
         });
     }
     Ok(())
+}
+
+async fn validate(global: &Global, args: ValidateArgs) -> Result<(), CliError> {
+    let config = Config::from_env()?;
+    let max_bytes = args.max_bytes.unwrap_or(config.max_label_file_bytes);
+    let read_error = |error: String| CliError::Read {
+        file: args.file.clone(),
+        error,
+    };
+    let report = match args.file.strip_prefix("s3://") {
+        Some(_) => {
+            let (bucket, key) = parse_s3_uri(&args.file)?;
+            let state = State::from_sdk_config(config, &sdk_config(global).await);
+            preflight::validate_object(&state.s3, &bucket, &key, None, max_bytes)
+                .await
+                .map_err(|e| read_error(e.to_string()))?
+        }
+        None => {
+            let file = std::fs::File::open(&args.file).map_err(|e| read_error(e.to_string()))?;
+            preflight::validate(std::io::BufReader::new(file), max_bytes)
+        }
+    };
+    print_json(&report)?;
+    match report.summary() {
+        None => Ok(()),
+        Some(summary) => Err(CliError::InvalidFile {
+            file: args.file,
+            summary,
+        }),
+    }
 }
