@@ -15,7 +15,7 @@ export VENV_PYTHON := $(abspath $(VENV))/bin/python
 export SAM_CLI_TELEMETRY := 0
 EVENT ?= events/s3-put.json
 
-.PHONY: help demo invoke build release test lint fmt clean venv template-venvs template sam-build
+.PHONY: help demo invoke build release test bench lint fmt clean venv template-venvs template sam-build
 
 help:
 	@echo "make demo      the whole flow on the local stack (moto + glue-local + cargo lambda), no AWS account"
@@ -24,6 +24,7 @@ help:
 	@echo "make template  cfn-lint, sam validate --lint, checkov, sam build (arm64) of template.yaml"
 	@echo "make build     debug build of the library and the Lambda binary"
 	@echo "make release   optimized Lambda binary ($(BINARY))"
+	@echo "make bench     benchmarks (release profile): the label-file preflight on a 10 MB file"
 	@echo "make lint      rustfmt check + clippy with warnings as errors"
 
 demo: venv
@@ -41,6 +42,10 @@ release:
 
 test: venv template
 	$(CARGO) test --locked --workspace
+
+# Speed and memory figures live here, never in timed tests. Results also go to target/bench/*.json.
+bench:
+	$(CARGO) bench --locked --bench preflight
 
 # (Re)installs virtualenv $(1) from requirements file $(2) when the file changed since.
 define ensure_venv
