@@ -11,7 +11,11 @@ use glue_label_importer::preflight::{validate, DEFAULT_MAX_BYTES};
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
         .unwrap_or(0)
 }
@@ -56,12 +60,17 @@ fn main() -> std::io::Result<()> {
     println!("preflight validator, {mb:.2} MiB label file, {rows} rows, best of {runs}:");
     println!("  time        {:>10.1} ms", best * 1000.0);
     println!("  throughput  {:>10.1} MiB/s", mb / best);
-    println!("  peak RSS    {:>10} KiB (process; {} KiB before validating)", after, before);
+    println!(
+        "  peak RSS    {:>10} KiB (process; {} KiB before validating)",
+        after, before
+    );
     let json = format!(
         "{{\"benchmark\":\"preflight\",\"bytes\":{bytes},\"rows\":{rows},\"seconds\":{best:.6},\"mib_per_second\":{:.1},\"peak_rss_kib\":{after},\"peak_rss_before_kib\":{before}}}\n",
         mb / best
     );
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("preflight.json"), json)?;
     Ok(())
