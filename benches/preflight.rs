@@ -31,7 +31,7 @@ fn main() -> std::io::Result<()> {
         let line = format!(
             "set-{:08},{},{row},Zoë {row},\"Müller, Jr.\",\"{} Main St, Apt {}\",São Paulo,person{row}@example.com\n",
             row / 15,
-            if row % 3 == 0 { "B" } else { "A" },
+            if row.is_multiple_of(3) { "B" } else { "A" },
             row % 997,
             row % 41
         );
