@@ -1,8 +1,10 @@
 //! `status`: one task run (GetMLTaskRun) or the recent IMPORT_LABELS runs (GetMLTaskRuns),
 //! as a table or JSON; `--wait` follows one run to its end.
 
+use aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::primitives::DateTimeFormat;
+use aws_sdk_glue::types::{TaskRun, TaskRunProperties, TaskStatusType};
 use serde::Serialize;
 
 /// The parts of a task run an operator looks at (JSON names as Glue's).
@@ -34,46 +36,51 @@ fn time(t: Option<&DateTime>) -> Option<String> {
 }
 
 impl Run {
-    pub fn from_task_run(r: &aws_sdk_glue::types::TaskRun) -> Run {
-        let import = r
-            .properties()
-            .and_then(|p| p.import_labels_task_run_properties());
+    fn new(
+        task_run_id: Option<&str>,
+        status: Option<&TaskStatusType>,
+        properties: Option<&TaskRunProperties>,
+        started_on: Option<&DateTime>,
+        completed_on: Option<&DateTime>,
+        error: Option<&str>,
+    ) -> Run {
+        let import = properties.and_then(|p| p.import_labels_task_run_properties());
         Run {
-            task_run_id: r.task_run_id().unwrap_or_default().to_string(),
-            status: r
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+            task_run_id: task_run_id.unwrap_or_default().to_string(),
+            status: status.map(|s| s.as_str().to_string()).unwrap_or_default(),
             input_s3_path: import
                 .and_then(|p| p.input_s3_path())
                 .unwrap_or_default()
                 .to_string(),
             replace: import.is_some_and(|p| p.replace()),
-            started_on: time(r.started_on()),
-            completed_on: time(r.completed_on()),
-            error: r.error_string().map(str::to_string),
+            started_on: time(started_on),
+            completed_on: time(completed_on),
+            error: error.map(str::to_string),
         }
     }
 
-    pub fn from_output(r: &aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput) -> Run {
-        let import = r
-            .properties()
-            .and_then(|p| p.import_labels_task_run_properties());
-        Run {
-            task_run_id: r.task_run_id().unwrap_or_default().to_string(),
-            status: r
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            input_s3_path: import
-                .and_then(|p| p.input_s3_path())
-                .unwrap_or_default()
-                .to_string(),
-            replace: import.is_some_and(|p| p.replace()),
-            started_on: time(r.started_on()),
-            completed_on: time(r.completed_on()),
-            error: r.error_string().map(str::to_string),
-        }
+    /// An item of GetMLTaskRuns.
+    pub fn from_task_run(r: &TaskRun) -> Run {
+        Run::new(
+            r.task_run_id(),
+            r.status(),
+            r.properties(),
+            r.started_on(),
+            r.completed_on(),
+            r.error_string(),
+        )
+    }
+
+    /// The answer of GetMLTaskRun (the same members, another type).
+    pub fn from_output(r: &GetMlTaskRunOutput) -> Run {
+        Run::new(
+            r.task_run_id(),
+            r.status(),
+            r.properties(),
+            r.started_on(),
+            r.completed_on(),
+            r.error_string(),
+        )
     }
 }
 
