@@ -1,5 +1,5 @@
 //! One record, start to finish: route → HeadObject → replace flag → duplicate check →
-//! StartImportLabelsTaskRun → receipt tag.
+//! preflight → StartImportLabelsTaskRun → receipt tag.
 
 use aws_sdk_glue::config::http::HttpResponse;
 use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -80,7 +80,7 @@ fn not_imported(
     }
 }
 
-/// HeadObject → replace flag → duplicate check → start → receipt, for a routed record.
+/// HeadObject → replace flag → duplicate check → preflight → start → receipt, for a routed record.
 async fn import(
     state: &State,
     record: &Record,
@@ -90,34 +90,7 @@ async fn import(
 ) -> Result<Imported, NotImported> {
     let config = &state.config;
     let bucket = record.bucket.as_str();
-
-    let head = state
-        .s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .set_if_match(record.etag.as_ref().map(|etag| format!("\"{etag}\"")))
-        .send()
-        .await
-        .map_err(|e| match status(&e) {
-            Some(404) => SkipReason::ObjectGone.into(),
-            Some(412) => SkipReason::StaleEvent {
-                etag: record.etag.clone().unwrap_or_default(),
-            }
-            .into(),
-            _ => NotImported::Failed(s3_error("HeadObject", e)),
-        })?;
-    let size = head.content_length().unwrap_or_default();
-    if size == 0 {
-        return Err(ImportError::EmptyFile.into());
-    }
-    if config.preflight && size as u64 > config.max_label_file_bytes {
-        return Err(ImportError::LabelFileTooLarge {
-            bytes: size as u64,
-            max: config.max_label_file_bytes,
-        }
-        .into());
-    }
+    let head = head_object(state, record, key).await?;
     let replace_all_labels = match options.replace_all_labels {
         Some(replace) => replace,
         None => metadata::replace_all_labels(
@@ -127,42 +100,19 @@ async fn import(
         )?,
     };
     let input_s3_path = format!("s3://{bucket}/{key}");
-
     let tags = existing_tags(state, bucket, key).await;
     if !options.skip_duplicate_check {
-        if let Some(receipt) = tags.iter().flatten().find(|t| t.key() == RECEIPT_TAG) {
-            return Err(SkipReason::ReceiptTag {
-                task_run_id: receipt.value().to_string(),
-            }
-            .into());
-        }
-        if let Some(run) = earlier_run(state, transform_id, &input_s3_path, record).await? {
-            return Err(SkipReason::GlueHistory {
-                task_run_id: run.task_run_id().unwrap_or_default().to_string(),
-                status: run.status().map(|s| s.as_str()).unwrap_or("?").to_string(),
-            }
-            .into());
+        if let Some(duplicate) =
+            already_imported(state, tags.as_deref(), transform_id, &input_s3_path, record).await?
+        {
+            return Err(duplicate.into());
         }
     }
-
-    let mut warnings = Vec::new();
-    if config.preflight {
-        let report = preflight::validate_object(
-            &state.s3,
-            bucket,
-            key,
-            record.etag.as_deref(),
-            config.max_label_file_bytes,
-        )
-        .await?;
-        if let Some(summary) = report.summary() {
-            return Err(ImportError::InvalidLabelFile(summary).into());
-        }
-        for warning in &report.warnings {
-            warn!(bucket, key, transform_id, "label file: {warning}");
-        }
-        warnings = report.warnings;
-    }
+    let warnings = if config.preflight {
+        preflight(state, record, key, transform_id).await?
+    } else {
+        Vec::new()
+    };
 
     let started = state
         .glue
@@ -190,6 +140,88 @@ async fn import(
         task_run_id,
         warnings,
     })
+}
+
+/// HeadObject pinned to the event's ETag: the object's metadata, or why there is nothing to do.
+async fn head_object(
+    state: &State,
+    record: &Record,
+    key: &str,
+) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput, NotImported> {
+    let config = &state.config;
+    let head = state
+        .s3
+        .head_object()
+        .bucket(&record.bucket)
+        .key(key)
+        .set_if_match(record.etag.as_ref().map(|etag| format!("\"{etag}\"")))
+        .send()
+        .await
+        .map_err(|e| match status(&e) {
+            Some(404) => SkipReason::ObjectGone.into(),
+            Some(412) => SkipReason::StaleEvent {
+                etag: record.etag.clone().unwrap_or_default(),
+            }
+            .into(),
+            _ => NotImported::Failed(s3_error("HeadObject", e)),
+        })?;
+    let size = head.content_length().unwrap_or_default();
+    if size == 0 {
+        return Err(ImportError::EmptyFile.into());
+    }
+    if config.preflight && size as u64 > config.max_label_file_bytes {
+        return Err(ImportError::LabelFileTooLarge {
+            bytes: size as u64,
+            max: config.max_label_file_bytes,
+        }
+        .into());
+    }
+    Ok(head)
+}
+
+/// Whether this upload was imported already: the receipt tag, else Glue's own history.
+async fn already_imported(
+    state: &State,
+    tags: Option<&[Tag]>,
+    transform_id: &str,
+    input_s3_path: &str,
+    record: &Record,
+) -> Result<Option<SkipReason>, ImportError> {
+    if let Some(receipt) = tags.into_iter().flatten().find(|t| t.key() == RECEIPT_TAG) {
+        return Ok(Some(SkipReason::ReceiptTag {
+            task_run_id: receipt.value().to_string(),
+        }));
+    }
+    let run = earlier_run(state, transform_id, input_s3_path, record).await?;
+    Ok(run.map(|run| SkipReason::GlueHistory {
+        task_run_id: run.task_run_id().unwrap_or_default().to_string(),
+        status: run.status().map(|s| s.as_str()).unwrap_or("?").to_string(),
+    }))
+}
+
+/// Streams the file through the preflight; its warnings, or the first problem as the error.
+async fn preflight(
+    state: &State,
+    record: &Record,
+    key: &str,
+    transform_id: &str,
+) -> Result<Vec<String>, ImportError> {
+    let bucket = record.bucket.as_str();
+    let report = preflight::validate_object(
+        &state.s3,
+        bucket,
+        key,
+        record.etag.as_deref(),
+        state.config.max_label_file_bytes,
+    )
+    .await?;
+    if let Some(summary) = report.summary() {
+        return Err(ImportError::InvalidLabelFile(summary));
+    }
+    for warning in &report.warnings {
+        warn!(bucket, key, transform_id, "label file: {warning}");
+    }
+    Ok(report.warnings)
 }
 
 /// The object's tags, or `None` (with a warning) when they cannot be read.
