@@ -531,3 +531,29 @@ async fn an_unlabeled_file_fails_preflight_without_a_glue_call() {
         "without preflight, Glue fails the run later"
     );
 }
+
+#[tokio::test]
+async fn invalid_configuration_stops_start_up_naming_the_variable() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_glue-label-importer"))
+        .env_clear()
+        .envs([
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "glue-label-importer"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_REGION", "us-east-1"),
+            ("DEFAULT_REPLACE_ALL_LABELS", "maybe"),
+        ])
+        .output()
+        .await
+        .expect("run the Lambda binary");
+    assert_eq!(out.status.code(), Some(1));
+    let logs =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        logs.contains(
+            "invalid configuration: DEFAULT_REPLACE_ALL_LABELS=\"maybe\": expected true or false"
+        ),
+        "{logs}"
+    );
+}

@@ -91,13 +91,25 @@ fn aws(endpoint: &str, args: &[&str]) -> (i32, Value, String) {
 }
 
 async fn raw_post(url: &str, target: &str, body: &str) -> (u16, Vec<(String, String)>, Value) {
+    raw(url, "POST", "/", target, body).await
+}
+
+async fn raw(
+    url: &str,
+    method: &str,
+    path: &str,
+    target: &str,
+    body: &str,
+) -> (u16, Vec<(String, String)>, Value) {
     let host = url.trim_start_matches("http://").to_string();
     let stream = tokio::net::TcpStream::connect(&host).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
     tokio::spawn(conn);
-    let request = hyper::Request::post("/")
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
         .header("host", host)
         .header("x-amz-target", target)
         .header("content-type", "application/x-amz-json-1.1")
@@ -359,4 +371,73 @@ print(json.dumps({"status": glue.get_ml_task_run(TransformId=tfm, TaskRunId=run)
         json!({"status": "SUCCEEDED", "runs": 1, "labels": 4,
                "missing": "Cannot find MLTransform in account 123456789012 with handle tfm-unknown."})
     );
+}
+
+#[tokio::test]
+async fn admin_endpoints_inject_faults_count_calls_and_reset() {
+    let lease = lease().await.expect("moto");
+    let glue = GlueLocal::start(&lease.moto.url(), &[]);
+    let (status, _, body) = raw(&glue.url, "GET", "/_glue-local/health", "", "").await;
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+
+    let fault = r#"{"operation": "ListMLTransforms", "error": "ThrottlingException", "count": 2}"#;
+    assert_eq!(
+        raw(&glue.url, "POST", "/_glue-local/faults", "", fault)
+            .await
+            .0,
+        200
+    );
+    for _ in 0..2 {
+        let (status, headers, body) = raw_post(&glue.url, "AWSGlue.ListMLTransforms", "{}").await;
+        assert_eq!(
+            (status, header(&headers, "x-amzn-errortype")),
+            (400, Some("ThrottlingException"))
+        );
+        assert_eq!(
+            body,
+            json!({"__type": "ThrottlingException", "Message": "Rate exceeded"})
+        );
+    }
+    assert_eq!(
+        raw_post(&glue.url, "AWSGlue.ListMLTransforms", "{}")
+            .await
+            .0,
+        200,
+        "the fault is used up"
+    );
+    let server_error = r#"{"error": "InternalServiceException"}"#;
+    raw(&glue.url, "POST", "/_glue-local/faults", "", server_error).await;
+    assert_eq!(
+        raw_post(
+            &glue.url,
+            "AWSGlue.GetMLTransform",
+            r#"{"TransformId": "x"}"#
+        )
+        .await
+        .0,
+        500,
+        "any operation"
+    );
+    let (_, _, calls) = raw(&glue.url, "GET", "/_glue-local/calls", "", "").await;
+    assert_eq!(calls, json!({"GetMLTransform": 1, "ListMLTransforms": 3}));
+
+    let (status, _, body) = raw(
+        &glue.url,
+        "POST",
+        "/_glue-local/faults",
+        "",
+        r#"{"error": 1}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("expected {\"operation\"?, \"error\", \"count\"?, \"message\"?}"));
+    assert_eq!(
+        raw(&glue.url, "POST", "/_glue-local/reset", "", "").await.0,
+        200
+    );
+    let (_, _, calls) = raw(&glue.url, "GET", "/_glue-local/calls", "", "").await;
+    assert_eq!(calls, json!({}));
 }
