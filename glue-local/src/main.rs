@@ -23,7 +23,7 @@ struct Args {
         default_value = "http://127.0.0.1:5000"
     )]
     s3_endpoint_url: String,
-    /// Region reported for the endpoint and used for S3.
+    /// Region of the S3 client that reads label files.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
     /// Account ID used in Glue's messages.
@@ -55,7 +55,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let settings = Settings {
         account_id: args.account_id,
-        region: args.region.clone(),
         label_file_limit_mb: args.label_file_limit_mb,
         task_run_duration: Duration::from_millis(args.task_run_millis),
     };

@@ -13,7 +13,6 @@ use crate::labels::count_labels;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub account_id: String,
-    pub region: String,
     /// Glue's label-file quota (10 MB by default).
     pub label_file_limit_mb: u64,
     /// How long an import task run takes, from STARTING to its final status.
@@ -24,7 +23,6 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             account_id: "123456789012".into(),
-            region: "us-east-1".into(),
             label_file_limit_mb: 10,
             task_run_duration: Duration::from_millis(600),
         }
