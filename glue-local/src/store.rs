@@ -116,6 +116,12 @@ pub struct Store {
     inner: Mutex<Inner>,
 }
 
+/// Timestamps travel as epoch seconds in a double; compare them to the millisecond, so a time
+/// read back from a response and sent in a filter equals the original.
+fn millis(seconds: f64) -> i64 {
+    (seconds * 1000.0).round() as i64
+}
+
 fn now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -608,8 +614,16 @@ impl Store {
                     .is_none_or(|t| t == "IMPORT_LABELS")
             })
             .filter(|r| filter.status.as_deref().is_none_or(|s| s == r.status))
-            .filter(|r| filter.started_after.is_none_or(|t| r.started_on > t))
-            .filter(|r| filter.started_before.is_none_or(|t| r.started_on < t))
+            .filter(|r| {
+                filter
+                    .started_after
+                    .is_none_or(|t| millis(r.started_on) > millis(t))
+            })
+            .filter(|r| {
+                filter
+                    .started_before
+                    .is_none_or(|t| millis(r.started_on) < millis(t))
+            })
             .collect();
         let (column, direction) = req
             .sort
