@@ -43,7 +43,8 @@ impl Server {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let store = Store::new(settings, s3);
-        let task = tokio::spawn(accept(listener, Arc::clone(&store)));
+        let shared = Arc::clone(&store);
+        let task = tokio::spawn(serve(listener, move |req| handle(Arc::clone(&shared), req)));
         Ok(Server { addr, store, task })
     }
 
@@ -81,8 +82,14 @@ pub async fn s3_client(endpoint_url: &str, region: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-async fn accept(listener: TcpListener, store: Arc<Store>) {
-    // Connections live in this set, so aborting the server task closes them too.
+/// Serves HTTP/1 connections from `listener` with `handler` until the task is aborted; the
+/// connections live in this task, so aborting it closes them too. Also used by the tests'
+/// Lambda Runtime API.
+pub async fn serve<H, F>(listener: TcpListener, handler: H)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     let mut connections = JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -90,9 +97,12 @@ async fn accept(listener: TcpListener, store: Arc<Store>) {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
-        let store = Arc::clone(&store);
+        let handler = handler.clone();
         connections.spawn(async move {
-            let service = service_fn(move |req| handle(Arc::clone(&store), req));
+            let service = service_fn(move |req| {
+                let response = handler(req);
+                async move { Ok::<_, Infallible>(response.await) }
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -103,7 +113,7 @@ async fn accept(listener: TcpListener, store: Arc<Store>) {
 
 type HttpResponse = Response<Full<Bytes>>;
 
-async fn handle(store: Arc<Store>, req: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+async fn handle(store: Arc<Store>, req: Request<Incoming>) -> HttpResponse {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -112,7 +122,7 @@ async fn handle(store: Arc<Store>, req: Request<Incoming>) -> Result<HttpRespons
         .unwrap_or_default();
     let path = parts.uri.path();
     if let Some(admin) = path.strip_prefix("/_glue-local/") {
-        return Ok(handle_admin(&store, &parts.method, admin, &body));
+        return handle_admin(&store, &parts.method, admin, &body);
     }
     let target = parts
         .headers
@@ -128,10 +138,10 @@ async fn handle(store: Arc<Store>, req: Request<Incoming>) -> Result<HttpRespons
     };
     let status = result.as_ref().map_or_else(GlueError::status, |_| 200);
     info!(operation = target, status, "request");
-    Ok(match result {
+    match result {
         Ok(out) => json_response(StatusCode::OK, &out),
         Err(e) => error_response(&e),
-    })
+    }
 }
 
 async fn call(store: &Arc<Store>, operation: &str, body: &[u8]) -> Result<Value, GlueError> {

@@ -2,20 +2,17 @@
 //! collects its responses and errors, as Lambda does.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// What the function answered to one invocation.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +51,10 @@ impl RuntimeApi {
             waiting: Mutex::new(HashMap::new()),
             init_errors: Mutex::new(Vec::new()),
         });
-        let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
+        let state = Arc::clone(&shared);
+        let task = tokio::spawn(glue_local::serve(listener, move |req| {
+            handle(Arc::clone(&state), req)
+        }));
         RuntimeApi {
             addr,
             shared,
@@ -104,29 +104,13 @@ impl Drop for RuntimeApi {
     }
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = JoinSet::new();
-    while let Ok((stream, _)) = listener.accept().await {
-        let shared = Arc::clone(&shared);
-        connections.spawn(async move {
-            let service = service_fn(move |req| handle(Arc::clone(&shared), req));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
 fn reply(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response
 }
 
-async fn handle(
-    shared: Arc<Shared>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -139,11 +123,11 @@ async fn handle(
         .split('/')
         .collect();
     let accepted = || reply(StatusCode::ACCEPTED, Bytes::from_static(b"{}"));
-    Ok(match (&parts.method, segments.as_slice()) {
+    match (&parts.method, segments.as_slice()) {
         (&Method::GET, ["invocation", "next"]) => {
             let next = shared.events.lock().await.recv().await;
             let Some((id, payload)) = next else {
-                return Ok(reply(StatusCode::GONE, Bytes::new()));
+                return reply(StatusCode::GONE, Bytes::new());
             };
             let deadline = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -195,5 +179,5 @@ async fn handle(
             accepted()
         }
         _ => reply(StatusCode::NOT_FOUND, Bytes::new()),
-    })
+    }
 }
