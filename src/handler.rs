@@ -1,5 +1,12 @@
 //! The Lambda handler: every record of one event, concurrently, into one response.
+//!
+//! A direct event (S3 notification, EventBridge) succeeds or fails as a whole, so Lambda's
+//! retries and on-failure destination apply to it. An SQS batch always succeeds and names the
+//! messages to deliver again (`batchItemFailures`, with `ReportBatchItemFailures`).
 
+use std::collections::HashSet;
+
+use aws_lambda_events::sqs::SqsBatchResponse;
 use futures_util::{stream, StreamExt};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
@@ -7,13 +14,21 @@ use serde_json::Value;
 use tracing::{error, info, info_span, Instrument};
 
 use crate::importer::{self, ImportOptions};
-use crate::intake::{self, NotS3Notification, Notification};
+use crate::intake::{self, Message, Notification, Payload, Record, UnknownEvent};
 use crate::outcome::{Failed, Imported, Outcome, Skipped};
 use crate::State;
 
-/// The success response.
+/// The success response: a report for a direct event, the failed messages for an SQS batch.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    Report(Report),
+    Batch(SqsBatchResponse),
+}
+
+/// What happened to the records of a direct event.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Response {
+pub struct Report {
     pub imported: Vec<Imported>,
     pub skipped: Vec<Skipped>,
 }
@@ -22,7 +37,7 @@ pub struct Response {
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
     #[error(transparent)]
-    InvalidEvent(#[from] NotS3Notification),
+    InvalidEvent(#[from] UnknownEvent),
     #[error("{}", describe_failures(.failed, .total))]
     RecordsFailed { failed: Vec<Failed>, total: usize },
 }
@@ -76,36 +91,107 @@ fn describe_failures(failed: &[Failed], total: &usize) -> String {
 pub async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Response, InvocationError> {
     let (payload, context) = event.into_parts();
     let request_id = context.request_id.as_str();
-    let records = match intake::parse(payload) {
-        Ok(Notification::Records(records)) => records,
-        Ok(Notification::Test) => {
+    match intake::parse(payload) {
+        Ok(Payload::Event(Notification::Records(records))) => {
+            let work = records.into_iter().map(|r| ((), r)).collect();
+            let outcomes = process_all(state, request_id, work).await;
+            respond(request_id, outcomes.into_iter().map(|(_, o)| o).collect())
+                .map(Response::Report)
+        }
+        Ok(Payload::Event(Notification::Test)) => {
             info!(request_id, "s3:TestEvent: nothing to import");
-            return Ok(Response::default());
+            Ok(Response::Report(Report::default()))
+        }
+        Ok(Payload::Batch(messages)) => {
+            Ok(Response::Batch(batch(state, request_id, messages).await))
         }
         Err(e) => {
             error!(request_id, "{e}");
-            return Err(e.into());
+            Err(e.into())
         }
-    };
-    let outcomes: Vec<Outcome> = stream::iter(records)
-        .map(|record| {
+    }
+}
+
+/// Processes the records of every message together; a message fails when its body is none of
+/// the known shapes or one of its records failed.
+async fn batch(state: &State, request_id: &str, messages: Vec<Message>) -> SqsBatchResponse {
+    let mut failed = vec![false; messages.len()];
+    let mut ids = Vec::with_capacity(messages.len());
+    let mut work = Vec::new();
+    for (i, message) in messages.into_iter().enumerate() {
+        let message_id = message.message_id.as_str();
+        match message.body {
+            Ok(Notification::Records(records)) => work.extend(records.into_iter().map(|r| (i, r))),
+            Ok(Notification::Test) => {
+                info!(request_id, message_id, "s3:TestEvent: nothing to import")
+            }
+            Err(e) => {
+                error!(request_id, message_id, "{e}");
+                failed[i] = true;
+            }
+        }
+        ids.push(message.message_id);
+    }
+    for (i, outcome) in process_all(state, request_id, work).await {
+        log(request_id, Some(&ids[i]), &outcome);
+        failed[i] |= matches!(outcome, Outcome::Failed(_));
+    }
+    let messages = ids.len();
+    let mut response = SqsBatchResponse::default();
+    response.set_failures(
+        ids.into_iter()
+            .zip(failed)
+            .filter(|(_, f)| *f)
+            .map(|(id, _)| id),
+    );
+    let failed = response.batch_item_failures.len();
+    info!(
+        request_id,
+        messages, failed, "batch done: {failed} of {messages} message(s) to deliver again"
+    );
+    response
+}
+
+/// Runs the records (each tagged with where it came from) with bounded concurrency, in order.
+/// A record repeating an earlier one of the invocation (same bucket, key and eTag) is skipped.
+async fn process_all<T>(
+    state: &State,
+    request_id: &str,
+    work: Vec<(T, Record)>,
+) -> Vec<(T, Outcome)> {
+    let mut seen = HashSet::new();
+    stream::iter(work)
+        .map(|(tag, record)| {
+            let first = match &record.etag {
+                Some(etag) => {
+                    seen.insert((record.bucket.clone(), record.raw_key.clone(), etag.clone()))
+                }
+                None => true,
+            };
             let span =
                 info_span!("record", request_id, bucket = %record.bucket, key = %record.raw_key);
-            importer::process(state, record, ImportOptions::default()).instrument(span)
+            async move {
+                let outcome = if first {
+                    importer::process(state, record, ImportOptions::default()).await
+                } else {
+                    importer::repeated(record)
+                };
+                (tag, outcome)
+            }
+            .instrument(span)
         })
         .buffered(state.config.max_concurrency)
         .collect()
-        .await;
-    respond(request_id, outcomes)
+        .await
 }
 
 /// Logs each outcome once and turns them into the response, or the error naming every failure.
-pub fn respond(request_id: &str, outcomes: Vec<Outcome>) -> Result<Response, InvocationError> {
+pub fn respond(request_id: &str, outcomes: Vec<Outcome>) -> Result<Report, InvocationError> {
     let total = outcomes.len();
-    let mut response = Response::default();
+    let mut response = Report::default();
     let mut failed = Vec::new();
     for outcome in outcomes {
-        log(request_id, &outcome);
+        log(request_id, None, &outcome);
         match outcome {
             Outcome::Imported(i) => response.imported.push(i),
             Outcome::Skipped(s) => response.skipped.push(s),
@@ -119,10 +205,11 @@ pub fn respond(request_id: &str, outcomes: Vec<Outcome>) -> Result<Response, Inv
     }
 }
 
-fn log(request_id: &str, outcome: &Outcome) {
+fn log(request_id: &str, message_id: Option<&str>, outcome: &Outcome) {
     match outcome {
         Outcome::Imported(i) => info!(
             request_id,
+            message_id,
             bucket = i.bucket,
             key = i.key,
             transform_id = i.transform_id,
@@ -132,6 +219,7 @@ fn log(request_id: &str, outcome: &Outcome) {
         ),
         Outcome::Skipped(s) => info!(
             request_id,
+            message_id,
             bucket = s.bucket,
             key = s.key,
             transform_id = s.transform_id,
@@ -140,6 +228,7 @@ fn log(request_id: &str, outcome: &Outcome) {
         ),
         Outcome::Failed(f) => error!(
             request_id,
+            message_id,
             bucket = f.bucket,
             key = f.key,
             transform_id = f.transform_id,

@@ -36,6 +36,13 @@ pub async fn process(state: &State, record: Record, options: ImportOptions) -> O
     process_key(state, record, key, options).await
 }
 
+/// A record that repeats an earlier one of the same invocation (same bucket, key and eTag):
+/// skipped, so one upload starts one import even when S3 delivered its event twice.
+pub fn repeated(record: Record) -> Outcome {
+    let key = decode_key(&record.raw_key).unwrap_or_else(|_| record.raw_key.clone());
+    not_imported(record, key, None, SkipReason::RepeatedInEvent.into())
+}
+
 /// Processes one object whose key is already decoded (`record.raw_key` is not used).
 pub async fn process_key(
     state: &State,
@@ -43,7 +50,7 @@ pub async fn process_key(
     key: String,
     options: ImportOptions,
 ) -> Outcome {
-    if !record.event_name.starts_with("ObjectCreated:") {
+    if !record.is_object_created() {
         let reason = SkipReason::NotObjectCreated(record.event_name.clone());
         return not_imported(record, key, None, reason.into());
     }

@@ -65,6 +65,10 @@ pub enum SkipReason {
     ObjectGone,
     #[error("stale event: the object was overwritten after this event (eTag {etag} is no longer current); the newer upload has its own event")]
     StaleEvent { etag: String },
+    #[error(
+        "duplicate: an earlier record of this invocation is the same upload (same key and eTag)"
+    )]
+    RepeatedInEvent,
     #[error("duplicate: the object already carries the receipt tag {RECEIPT_TAG}={task_run_id}")]
     ReceiptTag { task_run_id: String },
     #[error("duplicate: Glue task run {task_run_id} ({status}) already imports this file")]

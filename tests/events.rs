@@ -2,32 +2,70 @@
 
 use std::path::Path;
 
-use glue_label_importer::intake::{decode_key, parse, Notification};
+use glue_label_importer::intake::{decode_key, parse, Notification, Payload};
 use glue_label_importer::outcome::NotImported;
 use glue_label_importer::route::transform_id;
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 
-/// What each file holds: per record, the decoded key and its transform ID (None = skipped).
-fn expected(file: &str) -> Option<Vec<(String, Option<&'static str>)>> {
+/// Where a record's key leads.
+#[derive(Debug, PartialEq)]
+enum Route {
+    Transform(String),
+    Skipped,
+    Fails,
+}
+
+/// What each file holds: per notification (one for a direct event, one per SQS message), the
+/// decoded key and route of each record.
+fn expected(file: &str) -> Option<Vec<Vec<(String, Route)>>> {
     let tfm2 = "tfm-fedcba9876543210fedcba9876543210fedcba98";
+    let to = |id: &str| Route::Transform(id.to_string());
+    let round_1 = || (format!("labels/{TFM}/round-1.csv"), to(TFM));
     Some(match file {
-        "s3-put.json" => vec![(format!("labels/{TFM}/round-1.csv"), Some(TFM))],
-        "s3-put-special-key.json" => {
-            vec![(
-                format!("labels/{TFM}/Round 2 étiquettes a+b.csv"),
-                Some(TFM),
-            )]
+        "s3-put.json" | "eventbridge-object-created.json" | "sqs-sns-envelope.json" => {
+            vec![vec![round_1()]]
         }
-        "s3-put-multi.json" => vec![
-            (format!("labels/{TFM}/batch-1.csv"), Some(TFM)),
-            (format!("labels/{TFM}/2026/batch-2.csv"), Some(TFM)),
-            (format!("labels/{tfm2}/batch-3.csv"), Some(tfm2)),
+        "s3-put-special-key.json" => vec![vec![(
+            format!("labels/{TFM}/Round 2 étiquettes a+b.csv"),
+            to(TFM),
+        )]],
+        "s3-put-multi.json" => vec![vec![
+            (format!("labels/{TFM}/batch-1.csv"), to(TFM)),
+            (format!("labels/{TFM}/2026/batch-2.csv"), to(TFM)),
+            (format!("labels/{tfm2}/batch-3.csv"), to(tfm2)),
+        ]],
+        "s3-put-outside-prefix.json" => vec![vec![(
+            format!("labels-archive/{TFM}/round-0.csv"),
+            Route::Skipped,
+        )]],
+        "s3-test-event.json" => vec![vec![]],
+        // A test event, a good record, a record whose transform ID is empty.
+        "sqs-batch.json" => vec![
+            vec![],
+            vec![round_1()],
+            vec![("labels//round-1.csv".to_string(), Route::Fails)],
         ],
-        "s3-put-outside-prefix.json" => vec![(format!("labels-archive/{TFM}/round-0.csv"), None)],
-        "s3-test-event.json" => vec![],
         _ => return None,
     })
+}
+
+fn routes(notification: Notification) -> Vec<(String, Route)> {
+    match notification {
+        Notification::Test => vec![],
+        Notification::Records(records) => records
+            .iter()
+            .map(|r| {
+                let key = decode_key(&r.raw_key).unwrap();
+                let route = match transform_id("labels/", &key) {
+                    Ok(id) => Route::Transform(id.to_string()),
+                    Err(NotImported::Skipped(_)) => Route::Skipped,
+                    Err(NotImported::Failed(_)) => Route::Fails,
+                };
+                (key, route)
+            })
+            .collect(),
+    }
 }
 
 #[test]
@@ -40,27 +78,15 @@ fn every_sample_event_parses_and_routes() {
         let want =
             expected(&name).unwrap_or_else(|| panic!("events/{name} has no expectation here"));
         let payload = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let want: Vec<(String, Option<String>)> = want
-            .into_iter()
-            .map(|(key, id)| (key, id.map(str::to_string)))
-            .collect();
-        let got: Vec<(String, Option<String>)> = match parse(payload).unwrap() {
-            Notification::Test => vec![],
-            Notification::Records(records) => records
-                .iter()
-                .map(|r| {
-                    let key = decode_key(&r.raw_key).unwrap();
-                    let id = match transform_id("labels/", &key) {
-                        Ok(id) => Some(id.to_string()),
-                        Err(NotImported::Skipped(_)) => None,
-                        Err(NotImported::Failed(e)) => panic!("{name}: {e}"),
-                    };
-                    (key, id)
-                })
+        let got: Vec<Vec<(String, Route)>> = match parse(payload).unwrap() {
+            Payload::Event(notification) => vec![routes(notification)],
+            Payload::Batch(messages) => messages
+                .into_iter()
+                .map(|m| routes(m.body.unwrap()))
                 .collect(),
         };
         assert_eq!(got, want, "events/{name}");
         seen += 1;
     }
-    assert_eq!(seen, 5, "every file in events/ is checked");
+    assert_eq!(seen, 8, "every file in events/ is checked");
 }

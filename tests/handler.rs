@@ -1,177 +1,27 @@
 //! The handler on the real SDK clients, answered by aws-smithy-mocks: every outcome, the exact
 //! Glue request, the response JSON and the error text.
 
-use std::time::Duration;
+mod mocks;
 
 use aws_sdk_glue::operation::get_ml_task_runs::{GetMlTaskRunsInput, GetMlTaskRunsOutput};
 use aws_sdk_glue::operation::start_import_labels_task_run::StartImportLabelsTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
-use aws_sdk_glue::types::{
-    ImportLabelsTaskRunProperties, TaskRun, TaskRunProperties, TaskStatusType, TaskType,
-};
-use aws_sdk_s3::operation::get_object::GetObjectOutput;
-use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
+use aws_sdk_glue::types::{TaskStatusType, TaskType};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::Tag;
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use glue_label_importer::config::{retry_config, timeout_config};
-use glue_label_importer::handler::{handle, Response};
+use aws_smithy_mocks::mock;
+use glue_label_importer::handler::{handle, Report, Response};
 use glue_label_importer::{Config, State};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use mocks::*;
 use serde_json::{json, Value};
 
-const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
-const EVENT_TIME: &str = "2026-11-29T10:00:00.000Z";
-const EVENT_MILLIS: i64 = 1_795_946_400_000;
-
-fn s3_record(raw_key: &str, etag: &str) -> Value {
-    json!({
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": EVENT_TIME, "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810"},
-        "s3": {"s3SchemaVersion": "1.0", "configurationId": "labels",
-               "bucket": {"name": "bkt", "arn": "arn:aws:s3:::bkt"},
-               "object": {"key": raw_key, "size": 120, "eTag": etag, "sequencer": "0055AED6DCD90281E5"}}
-    })
-}
-
-fn event(records: Vec<Value>) -> LambdaEvent<Value> {
-    LambdaEvent::new(json!({ "Records": records }), Context::default())
-}
-
-/// A labeled file that passes the preflight.
-const LABELED: &[u8] = b"labeling_set_id,label,id,name\nS1,A,1,Ann\nS1,A,2,Anne\nS1,B,3,Bob\n";
-
-fn get_object(body: &'static [u8]) -> Rule {
-    mock!(aws_sdk_s3::Client::get_object).then_output(move || {
-        GetObjectOutput::builder()
-            .body(ByteStream::from_static(body))
-            .build()
-    })
-}
-
-/// Clients answered by `s3` and `glue` (matched in order); GetObject answers [`LABELED`]
-/// unless a rule of `s3` answers it first.
-fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
-    let retry = || retry_config().with_initial_backoff(Duration::from_millis(1));
-    let labeled = get_object(LABELED);
-    let s3: Vec<&Rule> = s3.iter().copied().chain([&labeled]).collect();
-    State {
-        config,
-        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &s3, |c| c
-            .retry_config(retry())
-            .timeout_config(timeout_config())),
-        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
-            .retry_config(retry())
-            .timeout_config(timeout_config())),
+/// A direct event that must succeed: its report.
+async fn report(state: &State, ev: LambdaEvent<Value>) -> Report {
+    match handle(state, ev).await.unwrap() {
+        Response::Report(report) => report,
+        other => panic!("expected a report, got {other:?}"),
     }
-}
-
-fn head(meta: &[(&str, &str)], len: i64) -> Rule {
-    let meta: Vec<(String, String)> = meta
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    mock!(aws_sdk_s3::Client::head_object).then_output(move || {
-        meta.iter()
-            .fold(
-                HeadObjectOutput::builder().content_length(len),
-                |b, (k, v)| b.metadata(k, v),
-            )
-            .build()
-    })
-}
-
-fn tags(existing: &[(&str, &str)]) -> Rule {
-    let existing: Vec<Tag> = existing
-        .iter()
-        .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap())
-        .collect();
-    mock!(aws_sdk_s3::Client::get_object_tagging).then_output(move || {
-        GetObjectTaggingOutput::builder()
-            .set_tag_set(Some(existing.clone()))
-            .build()
-            .unwrap()
-    })
-}
-
-fn put_tags() -> Rule {
-    mock!(aws_sdk_s3::Client::put_object_tagging)
-        .then_output(|| PutObjectTaggingOutput::builder().build())
-}
-
-fn history(runs: Vec<TaskRun>) -> Rule {
-    mock!(aws_sdk_glue::Client::get_ml_task_runs).then_output(move || {
-        GetMlTaskRunsOutput::builder()
-            .set_task_runs(Some(runs.clone()))
-            .build()
-    })
-}
-
-fn run(id: &str, path: &str, status: TaskStatusType) -> TaskRun {
-    TaskRun::builder()
-        .transform_id(TFM)
-        .task_run_id(id)
-        .status(status)
-        .properties(
-            TaskRunProperties::builder()
-                .task_type(TaskType::ImportLabels)
-                .import_labels_task_run_properties(
-                    ImportLabelsTaskRunProperties::builder()
-                        .input_s3_path(path)
-                        .replace(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-}
-
-/// StartImportLabelsTaskRun, answering only the exact expected request.
-fn start_exact(transform_id: &str, path: &str, replace: bool, task_run_id: &str) -> Rule {
-    let (transform_id, path, task_run_id) = (
-        transform_id.to_string(),
-        path.to_string(),
-        task_run_id.to_string(),
-    );
-    mock!(aws_sdk_glue::Client::start_import_labels_task_run)
-        .match_requests(move |r| {
-            r.transform_id() == Some(transform_id.as_str())
-                && r.input_s3_path() == Some(path.as_str())
-                && r.replace_all_labels() == Some(replace)
-        })
-        .then_output(move || {
-            StartImportLabelsTaskRunOutput::builder()
-                .task_run_id(task_run_id.clone())
-                .build()
-        })
-}
-
-fn any_start() -> Rule {
-    mock!(aws_sdk_glue::Client::start_import_labels_task_run).then_output(|| {
-        StartImportLabelsTaskRunOutput::builder()
-            .task_run_id("tsk-unexpected")
-            .build()
-    })
-}
-
-fn glue_error_body(code: &str, message: &str) -> String {
-    json!({"__type": code, "Message": message}).to_string()
-}
-
-/// Runs an invocation that must fail; its error as Lambda reports it.
-async fn failure(state: &State, ev: LambdaEvent<Value>) -> Diagnostic {
-    let err = handle(state, ev)
-        .await
-        .expect_err("the invocation should fail");
-    let message = err.to_string();
-    let diagnostic: Diagnostic = err.into();
-    assert_eq!(diagnostic.error_message, message);
-    diagnostic
 }
 
 #[tokio::test]
@@ -213,9 +63,7 @@ async fn imports_a_labeled_file_with_the_exact_glue_request() {
     );
 
     let raw_key = format!("labels/{TFM}/round+1+%C3%A9+a%2Bb.csv");
-    let response = handle(&state, event(vec![s3_record(&raw_key, "etag-1")]))
-        .await
-        .unwrap();
+    let response = report(&state, event(vec![s3_record(&raw_key, "etag-1")])).await;
 
     assert_eq!(
         serde_json::to_value(&response).unwrap(),
@@ -251,12 +99,11 @@ async fn absent_flag_takes_the_configured_default() {
             ..Config::default()
         };
         let state = state(config, &[&h, &t, &p], &[&hist, &start]);
-        let response = handle(
+        let response = report(
             &state,
             event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(response.imported[0].replace_all_labels, default);
         assert_eq!(start.num_calls(), 1);
     }
@@ -279,12 +126,11 @@ async fn honours_a_custom_prefix_and_metadata_key() {
         ..Config::default()
     };
     let state = state(config, &[&h, &t, &p], &[&hist, &start]);
-    let response = handle(
+    let response = report(
         &state,
         event(vec![s3_record(&format!("in/labels/{TFM}/2024/x.csv"), "e")]),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(response.imported[0].input_s3_path, path);
     assert_eq!(start.num_calls(), 1);
 }
@@ -298,7 +144,7 @@ async fn skips_keys_that_are_not_label_files_without_calling_aws() {
         s3_record("labels/x.csv", "e"),
         s3_record("labels/tfm-1/", "e"),
     ];
-    let response = handle(&state, event(records)).await.unwrap();
+    let response = report(&state, event(records)).await;
     assert_eq!(
         serde_json::to_value(&response).unwrap(),
         json!({"imported": [], "skipped": [
@@ -316,7 +162,7 @@ async fn skips_other_event_types() {
     let state = state(Config::default(), &[], &[&start]);
     let mut record = s3_record(&format!("labels/{TFM}/x.csv"), "e");
     record["eventName"] = json!("ObjectRemoved:Delete");
-    let response = handle(&state, event(vec![record])).await.unwrap();
+    let response = report(&state, event(vec![record])).await;
     assert_eq!(
         response.skipped[0].reason.to_string(),
         "event ObjectRemoved:Delete is not an object creation"
@@ -333,7 +179,7 @@ async fn skips_an_object_that_is_gone_or_was_overwritten() {
         let h = mock!(aws_sdk_s3::Client::head_object).sequence().http_status(status, None).repeatedly().build();
         let start = any_start();
         let state = state(Config::default(), &[&h], &[&start]);
-        let response = handle(&state, event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "old-etag")])).await.unwrap();
+        let response = report(&state, event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "old-etag")])).await;
         assert_eq!(response.skipped[0].reason.to_string(), reason);
         assert_eq!((h.num_calls(), start.num_calls()), (1, 0), "status {status}");
     }
@@ -348,12 +194,11 @@ async fn skips_a_file_that_carries_the_receipt_tag() {
         any_start(),
     );
     let state = state(Config::default(), &[&h, &t], &[&hist, &start]);
-    let response = handle(
+    let response = report(
         &state,
         event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         response.skipped[0].reason.to_string(),
         "duplicate: the object already carries the receipt tag glue-import-task-run-id=tsk-earlier"
@@ -384,12 +229,11 @@ async fn skips_a_file_glue_already_imports_reading_every_page() {
     });
     let (h, t, start) = (head(&[], 5), tags(&[]), any_start());
     let state = state(Config::default(), &[&h, &t], &[&hist, &start]);
-    let response = handle(
+    let response = report(
         &state,
         event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         response.skipped[0].reason.to_string(),
         "duplicate: Glue task run tsk-c (FAILED) already imports this file"
@@ -405,22 +249,36 @@ async fn an_s3_test_event_succeeds_with_nothing_to_do() {
                "Bucket": "bkt", "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw"}),
         Context::default(),
     );
-    assert_eq!(handle(&state, ev).await.unwrap(), Response::default());
+    assert_eq!(
+        handle(&state, ev).await.unwrap(),
+        Response::Report(Report::default())
+    );
 }
 
 #[tokio::test]
-async fn a_payload_that_is_not_an_s3_notification_is_an_invalid_event() {
+async fn a_payload_of_no_known_shape_is_an_invalid_event() {
     let state = state(Config::default(), &[], &[]);
-    let ev = LambdaEvent::new(
-        json!({"detail-type": "Object Created", "source": "aws.s3"}),
-        Context::default(),
-    );
-    let diagnostic: Diagnostic = handle(&state, ev).await.unwrap_err().into();
-    assert_eq!(diagnostic.error_type, "InvalidEvent");
-    assert_eq!(
-        diagnostic.error_message,
-        "the event is not an S3 event notification (it has no Records); invoke the function with an S3 ObjectCreated notification ({\"Records\": [...]}), e.g. a file from events/"
-    );
+    let cases = [
+        (
+            json!({"hello": "world"}),
+            "it has no Records, is no EventBridge event from aws.s3 and no s3:TestEvent",
+        ),
+        (
+            json!({"detail-type": "Object Created", "source": "aws.s3"}),
+            "EventBridge event: missing field `detail`",
+        ),
+    ];
+    for (payload, why) in cases {
+        let diagnostic: Diagnostic = handle(&state, LambdaEvent::new(payload, Context::default()))
+            .await
+            .unwrap_err()
+            .into();
+        assert_eq!(diagnostic.error_type, "InvalidEvent");
+        assert_eq!(
+            diagnostic.error_message,
+            format!("the event is not one this function reads ({why}); send an S3 event notification ({{\"Records\": [...]}}), an EventBridge \"Object Created\" event from aws.s3, or an SQS batch of S3 notifications (events/ has one of each)")
+        );
+    }
 }
 
 /// A record that fails before any AWS call, with its exact message.
@@ -585,12 +443,11 @@ async fn a_throttle_that_clears_within_the_sdk_retries_imports_once() {
         .build();
     let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
     let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
-    let response = handle(
+    let response = report(
         &state,
         event(vec![s3_record(&format!("labels/{TFM}/x.csv"), "e")]),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(response.imported[0].task_run_id, "tsk-after-throttle");
     assert_eq!(start.num_calls(), 2);
 }
@@ -610,9 +467,7 @@ async fn a_receipt_that_cannot_be_written_does_not_fail_the_import() {
         start_exact(TFM, &path, false, "tsk-4"),
     );
     let state1 = state(Config::default(), &[&h, &t, &put], &[&hist, &start]);
-    let response = handle(&state1, event(vec![s3_record(&key, "e")]))
-        .await
-        .unwrap();
+    let response = report(&state1, event(vec![s3_record(&key, "e")])).await;
     assert_eq!(response.imported[0].task_run_id, "tsk-4");
     assert_eq!(put.num_calls(), 1);
 
@@ -629,9 +484,7 @@ async fn a_receipt_that_cannot_be_written_does_not_fail_the_import() {
         start_exact(TFM, &path, false, "tsk-5"),
     );
     let state2 = state(Config::default(), &[&h, &denied, &p], &[&hist, &start]);
-    let response = handle(&state2, event(vec![s3_record(&key, "e")]))
-        .await
-        .unwrap();
+    let response = report(&state2, event(vec![s3_record(&key, "e")])).await;
     assert_eq!(response.imported[0].task_run_id, "tsk-5");
     assert_eq!((hist.num_calls(), p.num_calls()), (1, 0));
 }
@@ -717,12 +570,11 @@ async fn many_records_keep_their_order() {
         &[&h, &t, &p],
         &[&hist, &start],
     );
-    let response = handle(
+    let response = report(
         &state,
         event(keys.iter().map(|k| s3_record(k, "e")).collect()),
     )
-    .await
-    .unwrap();
+    .await;
     let got: Vec<(&str, &str)> = response
         .imported
         .iter()
@@ -762,9 +614,7 @@ async fn preflight_warnings_come_back_with_the_import() {
     let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
     let start = start_exact(TFM, &format!("s3://bkt/{key}"), false, "tsk-w");
     let state = state(Config::default(), &[&h, &t, &p, &lonely], &[&hist, &start]);
-    let response = handle(&state, event(vec![s3_record(&key, "e")]))
-        .await
-        .unwrap();
+    let response = report(&state, event(vec![s3_record(&key, "e")])).await;
     assert_eq!(
         serde_json::to_value(&response).unwrap()["imported"][0]["warnings"],
         json!(["the file holds a single labeling set of one row: Glue learns nothing from it"])
@@ -796,9 +646,7 @@ async fn preflight_off_starts_without_reading_the_file() {
         ..Config::default()
     };
     let state = state(config, &[&h, &t, &p, &broken], &[&hist, &start]);
-    let response = handle(&state, event(vec![s3_record(&key, "e")]))
-        .await
-        .unwrap();
+    let response = report(&state, event(vec![s3_record(&key, "e")])).await;
     assert_eq!(response.imported[0].task_run_id, "tsk-off");
     assert_eq!(broken.num_calls(), 0);
 }
