@@ -413,7 +413,7 @@ async fn a_malformed_event_fails_and_the_same_process_serves_the_next() {
     stack.transform(TFM).await;
     let (error_type, message) = error(stack.runtime.invoke(&json!({"hello": "world"})).await);
     assert_eq!(error_type, "InvalidEvent");
-    assert_eq!(message, "the event is not an S3 event notification (it has no Records); invoke the function with an S3 ObjectCreated notification ({\"Records\": [...]}), e.g. a file from events/");
+    assert_eq!(message, "the event is not one this function reads (it has no Records, is no EventBridge event from aws.s3 and no s3:TestEvent); send an S3 event notification ({\"Records\": [...]}), an EventBridge \"Object Created\" event from aws.s3, or an SQS batch of S3 notifications (events/ has one of each)");
     let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-29T10:00:00.000Z", "Bucket": BUCKET, "RequestId": "1", "HostId": "2"});
     assert_eq!(
         response(stack.runtime.invoke(&test_event).await),

@@ -1,11 +1,11 @@
-//! moto's S3 server on a loopback port, for tests: started from the project's virtualenv,
-//! reset between tests, stopped when dropped — or when this process ends, whichever is first.
+//! moto's server (S3, and SQS for the queue trigger) on a loopback port, for tests: started
+//! from the project's virtualenv, reset between tests, stopped when dropped — or when this process ends, whichever is first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
@@ -55,7 +55,11 @@ impl Moto {
             .spawn()?;
         let moto = Moto { port, child };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while moto.request("GET", "/moto-api/").await.is_err() {
+        while moto
+            .request("GET", "/moto-api/", &[], Bytes::new())
+            .await
+            .is_err()
+        {
             if Instant::now() > deadline {
                 return Err(std::io::Error::other("moto did not answer within 30 s"));
             }
@@ -69,35 +73,86 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Forgets every bucket and object (`POST /moto-api/reset`).
+    /// Forgets every bucket, object and queue (`POST /moto-api/reset`).
     pub async fn reset(&self) -> std::io::Result<()> {
-        match self.request("POST", "/moto-api/reset").await? {
-            200 => Ok(()),
-            status => Err(std::io::Error::other(format!(
+        match self
+            .request("POST", "/moto-api/reset", &[], Bytes::new())
+            .await?
+        {
+            (200, _) => Ok(()),
+            (status, _) => Err(std::io::Error::other(format!(
                 "moto reset answered {status}"
             ))),
         }
     }
 
-    async fn request(&self, method: &str, path: &str) -> std::io::Result<u16> {
+    /// Calls one operation of a JSON-protocol service moto emulates besides S3, e.g.
+    /// `("sqs", "AmazonSQS.ReceiveMessage", {...})`; the response body, or the error moto
+    /// answered. moto picks the service from the credential scope and checks no signature.
+    pub async fn aws_json(
+        &self,
+        service: &str,
+        target: &str,
+        input: &serde_json::Value,
+    ) -> std::io::Result<serde_json::Value> {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20261129/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00"
+        );
+        let headers = [
+            ("x-amz-target", target),
+            ("content-type", "application/x-amz-json-1.0"),
+            ("authorization", authorization.as_str()),
+        ];
+        let (status, body) = self
+            .request("POST", "/", &headers, Bytes::from(input.to_string()))
+            .await?;
+        if status != 200 {
+            let text = String::from_utf8_lossy(&body);
+            return Err(std::io::Error::other(format!(
+                "moto {target} answered {status}: {text}"
+            )));
+        }
+        if body.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_slice(&body).map_err(std::io::Error::other)
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> std::io::Result<(u16, Bytes)> {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).await?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(std::io::Error::other)?;
         tokio::spawn(connection);
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", format!("127.0.0.1:{}", self.port))
-            .body(Empty::<Bytes>::new())
+        let request = headers
+            .iter()
+            .fold(
+                Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header("host", format!("127.0.0.1:{}", self.port)),
+                |request, (name, value)| request.header(*name, *value),
+            )
+            .body(Full::new(body))
             .map_err(std::io::Error::other)?;
         let response = sender
             .send_request(request)
             .await
             .map_err(std::io::Error::other)?;
         let status = response.status().as_u16();
-        let _ = response.into_body().collect().await;
-        Ok(status)
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes();
+        Ok((status, body))
     }
 }
 

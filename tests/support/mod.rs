@@ -15,6 +15,10 @@ use aws_sdk_glue::types::{
     GlueTable, TaskRun, TaskRunFilterCriteria, TaskType, TransformParameters, TransformType,
 };
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
+};
 use glue_local::moto::{lease, Lease};
 use glue_local::{Server, Settings, PIN_ID_TAG};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -277,6 +281,108 @@ impl Stack {
     }
 }
 
+/// An SQS queue on moto.
+pub struct Queue {
+    pub url: String,
+    pub arn: String,
+}
+
+impl Stack {
+    /// Creates a queue and has the bucket notify it of every upload under `prefix`, as the
+    /// SQS trigger does (moto then sends it the s3:TestEvent, as S3 does).
+    pub async fn notify_queue(&self, name: &str, prefix: &str) -> Queue {
+        let moto = self.lease.moto;
+        let created = moto
+            .aws_json("sqs", "AmazonSQS.CreateQueue", &json!({"QueueName": name}))
+            .await
+            .expect("create queue");
+        let url = created["QueueUrl"].as_str().expect("QueueUrl").to_string();
+        let attributes = moto
+            .aws_json(
+                "sqs",
+                "AmazonSQS.GetQueueAttributes",
+                &json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
+            )
+            .await
+            .expect("queue attributes");
+        let arn = attributes["Attributes"]["QueueArn"]
+            .as_str()
+            .expect("QueueArn")
+            .to_string();
+        let filter = NotificationConfigurationFilter::builder()
+            .key(
+                S3KeyFilter::builder()
+                    .filter_rules(
+                        FilterRule::builder()
+                            .name(FilterRuleName::Prefix)
+                            .value(prefix)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let queue = QueueConfiguration::builder()
+            .queue_arn(&arn)
+            .events(Event::S3ObjectCreated)
+            .filter(filter)
+            .build()
+            .expect("queue configuration");
+        self.s3
+            .put_bucket_notification_configuration()
+            .bucket(BUCKET)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(queue)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("bucket notification");
+        Queue { url, arn }
+    }
+
+    /// Sends a message that did not come from S3.
+    pub async fn send_message(&self, queue: &Queue, body: &str) {
+        self.lease
+            .moto
+            .aws_json(
+                "sqs",
+                "AmazonSQS.SendMessage",
+                &json!({"QueueUrl": queue.url, "MessageBody": body}),
+            )
+            .await
+            .expect("send message");
+    }
+
+    /// Receives up to 10 waiting messages and shapes them as the SQS event Lambda's event
+    /// source mapping delivers.
+    pub async fn receive_batch(&self, queue: &Queue) -> Value {
+        let received = self
+            .lease
+            .moto
+            .aws_json(
+                "sqs",
+                "AmazonSQS.ReceiveMessage",
+                &json!({"QueueUrl": queue.url, "MaxNumberOfMessages": 10, "AttributeNames": ["All"]}),
+            )
+            .await
+            .expect("receive messages");
+        let records: Vec<Value> = received["Messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                json!({"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
+                       "body": m["Body"], "attributes": m["Attributes"], "messageAttributes": {},
+                       "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+                       "eventSourceARN": queue.arn, "awsRegion": "us-east-1"})
+            })
+            .collect();
+        json!({ "Records": records })
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.lambda.kill();
@@ -295,6 +401,21 @@ pub fn s3_encode(key: &str) -> String {
     utf8_percent_encode(key, S3_KEY)
         .to_string()
         .replace("%20", "+")
+}
+
+/// The EventBridge "Object Created" event for `object`, as S3 sends it (key URL-encoded,
+/// time in whole seconds).
+pub fn eventbridge_event(object: &Uploaded) -> Value {
+    let time = chrono::DateTime::from_timestamp_millis(object.time_ms).expect("valid time");
+    json!({"version": "0", "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created", "source": "aws.s3", "account": "123456789012",
+        "time": time.format("%Y-%m-%dT%H:%M:%SZ").to_string(), "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{BUCKET}")],
+        "detail": {"version": "0", "bucket": {"name": BUCKET},
+            "object": {"key": s3_encode(&object.key), "size": 100, "etag": object.etag,
+                       "sequencer": "617f08299329d189"},
+            "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012",
+            "source-ip-address": "127.0.0.1", "reason": "PutObject"}})
 }
 
 /// An S3 ObjectCreated:Put notification for `objects`, as S3 sends it.
