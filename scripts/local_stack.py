@@ -3,7 +3,7 @@
 the real Lambda binary under `cargo lambda watch`, invoked with `cargo lambda invoke`.
 
     local_stack.py demo            the README's demo: seed, invoke events/s3-put.json, follow the run
-    local_stack.py invoke EVENT    seed what EVENT names, invoke it, report its task runs
+    local_stack.py invoke EVENT    seed what EVENT names (any trigger's shape), invoke it, report the task runs
 
 Everything binds to 127.0.0.1 on free ports, and everything started is stopped on exit.
 Run it with the project's virtualenv python (make demo / make invoke do).
@@ -115,8 +115,8 @@ class Stack:
         wait_for_port(self.lambda_port, "cargo lambda watch", watch)
         say(f"the function runs under cargo lambda watch on 127.0.0.1:{self.lambda_port}")
 
-    def seed(self, records, metadata):
-        """Creates the buckets, the transforms and, for every record, the sample file at its key."""
+    def seed(self, objects, metadata):
+        """Creates the buckets, the transforms and, for every (bucket, key, eTag), the sample file."""
         for tfm, name in TRANSFORMS.items():
             self.glue.create_ml_transform(
                 Name=name, Role="arn:aws:iam::123456789012:role/GlueFindMatchesRole",
@@ -125,14 +125,12 @@ class Stack:
                 Tags={"glue-local:transform-id": tfm})
         say(f"created FindMatches transforms {', '.join(TRANSFORMS)}")
         body = SAMPLE.read_bytes()
-        for record in records:
-            bucket = record["s3"]["bucket"]["name"]
-            key = unquote_plus(record["s3"]["object"]["key"])
+        for bucket, key, event_etag in objects:
             if bucket not in [b["Name"] for b in self.s3.list_buckets()["Buckets"]]:
                 self.s3.create_bucket(Bucket=bucket)
             put = self.s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
             etag = put["ETag"].strip('"')
-            note = "" if etag == record["s3"]["object"].get("eTag") else " (eTag differs from the event's: expect a stale-event skip)"
+            note = "" if etag == event_etag else " (eTag differs from the event's: expect a stale-event skip)"
             meta = " with " + ", ".join(f"{k}: {v}" for k, v in metadata.items()) if metadata else ""
             say(f"uploaded {SAMPLE.relative_to(ROOT)} to s3://{bucket}/{key}{meta}{note}")
 
@@ -153,11 +151,16 @@ class Stack:
         except json.JSONDecodeError:
             return None
 
-    def follow(self, imported):
-        """Waits for each started task run to end; prints its status and the transform's LabelCount."""
+    def started_runs(self):
+        """(transform ID, task run ID) of every label import Glue has (an SQS batch's response
+        names only failed messages, so the runs come from Glue)."""
+        return [(tfm, run["TaskRunId"]) for tfm in TRANSFORMS
+                for run in self.glue.get_ml_task_runs(TransformId=tfm, Filter={"TaskRunType": "IMPORT_LABELS"})["TaskRuns"]]
+
+    def follow(self, runs):
+        """Waits for each task run to end; prints its status and the transform's LabelCount."""
         ok = True
-        for item in imported:
-            tfm, run_id = item["transformId"], item["taskRunId"]
+        for tfm, run_id in runs:
             while True:
                 run = self.glue.get_ml_task_run(TransformId=tfm, TaskRunId=run_id)
                 if run["Status"] not in ("STARTING", "RUNNING", "STOPPING"):
@@ -171,6 +174,28 @@ class Stack:
         return ok
 
 
+def objects(event):
+    """(bucket, decoded key, eTag) of every object an event names, in any shape the function
+    reads: S3 notification, EventBridge event, SQS batch of either (bodies maybe SNS-wrapped)."""
+    if event.get("source") == "aws.s3" and "detail" in event:
+        detail = event["detail"]
+        return [(detail["bucket"]["name"], unquote_plus(detail["object"]["key"]), detail["object"].get("etag"))]
+    found = []
+    for record in event.get("Records", []):
+        if record.get("eventSource") == "aws:sqs":
+            try:
+                body = json.loads(record.get("body") or "")
+                if body.get("Type") == "Notification":
+                    body = json.loads(body["Message"])
+            except (ValueError, KeyError, AttributeError):
+                continue
+            found += objects(body)
+        elif "s3" in record:
+            obj = record["s3"]["object"]
+            found.append((record["s3"]["bucket"]["name"], unquote_plus(obj["key"]), obj.get("eTag")))
+    return found
+
+
 def main():
     if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "invoke") or (sys.argv[1] == "invoke" and len(sys.argv) != 3):
         raise SystemExit(__doc__)
@@ -180,10 +205,10 @@ def main():
     stack = Stack()
     try:
         stack.start()
-        stack.seed(event.get("Records", []), {"replace-all-labels": "true"} if demo else {})
+        stack.seed(objects(event), {"replace-all-labels": "true"} if demo else {})
         response = stack.invoke(event_file)
         imported = (response or {}).get("imported", [])
-        succeeded = stack.follow(imported)
+        succeeded = stack.follow(stack.started_runs())
     finally:
         stack.stop()
     if demo and not (imported and succeeded):
