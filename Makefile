@@ -21,7 +21,7 @@ help:
 	@echo "make demo      the whole flow on the local stack (moto + glue-local + cargo lambda), no AWS account"
 	@echo "make invoke EVENT=events/<file>.json   one sample event against the same local stack"
 	@echo "make test      every test: template checks, unit, property, mocked SDK, glue-local, end to end"
-	@echo "make template  cfn-lint, sam validate --lint, checkov, sam build (arm64) of template.yaml"
+	@echo "make template  cfn-lint, sam validate --lint, checkov (each TriggerMode), sam build (arm64) of template.yaml"
 	@echo "make build     debug build of the library and the Lambda binary"
 	@echo "make release   optimized Lambda binary ($(BINARY))"
 	@echo "make bench     benchmarks (release profile): the label-file preflight on a 10 MB file"
@@ -64,11 +64,19 @@ template-venvs:
 	$(call ensure_venv,$(SAM_VENV),tools/requirements-sam.txt)
 	$(call ensure_venv,$(CHECKOV_VENV),tools/requirements-checkov.txt)
 
-# Offline checks of template.yaml, then the deployable artifact.
+# Offline checks of template.yaml, then the deployable artifact. cfn-lint checks every
+# combination of conditions itself; checkov evaluates conditions with the parameter defaults,
+# so it scans one copy of the template per TriggerMode.
+TRIGGER_MODES_DIR := .aws-sam/trigger-modes
 template: template-venvs sam-build
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	$(SAM_VENV)/bin/python scripts/trigger_modes.py $(TRIGGER_MODES_DIR)
+	@for mode in S3Notification EventBridge SQS; do \
+	  echo "checkov, TriggerMode=$$mode:"; \
+	  $(CHECKOV_VENV)/bin/checkov --file $(TRIGGER_MODES_DIR)/$$mode.yaml --framework cloudformation \
+	    --quiet --compact --skip-download || exit 1; \
+	done
 
 # sam build runs `cargo lambda build --release --arm64` (cargo-lambda and Zig from $(VENV)).
 sam-build: venv template-venvs

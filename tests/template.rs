@@ -1,6 +1,8 @@
-//! template.yaml: the function's IAM permissions are exactly the ones it needs, scoped to the
-//! labels prefix, the allowed transforms, its log group and its failure queue.
+//! template.yaml, in each TriggerMode: the function's IAM permissions are exactly the ones it
+//! needs (scoped to the labels prefix, the allowed transforms, its log group and its queues),
+//! every reference names something the mode creates, and each mode wires its trigger.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
@@ -41,6 +43,108 @@ fn to_json(yaml: Yaml) -> Value {
                 _ => json!({ format!("Fn::{name}"): value }),
             }
         }
+    }
+}
+
+const MODES: [&str; 3] = ["S3Notification", "EventBridge", "SQS"];
+
+/// The parameter values a deployment in `mode` uses in these tests.
+fn parameters(mode: &str) -> HashMap<&'static str, String> {
+    let bucket = if mode == "EventBridge" {
+        "team-labels"
+    } else {
+        ""
+    };
+    HashMap::from([
+        ("TriggerMode", mode.to_string()),
+        ("ExistingBucketName", bucket.to_string()),
+        ("TransformRoleArn", String::new()),
+    ])
+}
+
+/// The template as CloudFormation sees it in `mode`: conditions evaluated, resources and
+/// outputs whose condition is false removed, `Fn::If` resolved, `AWS::NoValue` dropped.
+fn template_in(mode: &str) -> Value {
+    let mut template = template();
+    let params = parameters(mode);
+    let definitions = template["Conditions"].clone();
+    let mut conditions = HashMap::new();
+    for name in definitions.as_object().expect("conditions").keys() {
+        let value = condition(&definitions, name, &params);
+        conditions.insert(name.clone(), value);
+    }
+    for section in ["Resources", "Outputs"] {
+        let kept: Map<String, Value> = template[section]
+            .as_object()
+            .expect("section")
+            .iter()
+            .filter(|(_, item)| item["Condition"].as_str().is_none_or(|c| conditions[c]))
+            .map(|(name, item)| (name.clone(), item.clone()))
+            .collect();
+        template[section] = Value::Object(kept);
+    }
+    resolve(template, &conditions).expect("the template is not AWS::NoValue")
+}
+
+fn condition(definitions: &Value, name: &str, params: &HashMap<&str, String>) -> bool {
+    evaluate(&definitions[name], definitions, params)
+}
+
+fn evaluate(expr: &Value, definitions: &Value, params: &HashMap<&str, String>) -> bool {
+    let operand = |v: &Value| -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            other => {
+                let name = other["Ref"].as_str().expect("Ref or string in a condition");
+                params
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("no test value for parameter {name}"))
+            }
+        }
+    };
+    let (function, args) = expr
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .expect("condition function");
+    let list = || args.as_array().expect("condition arguments");
+    match function.as_str() {
+        "Fn::Equals" => operand(&list()[0]) == operand(&list()[1]),
+        "Fn::Not" => !evaluate(&list()[0], definitions, params),
+        "Fn::And" => list().iter().all(|a| evaluate(a, definitions, params)),
+        "Fn::Or" => list().iter().any(|a| evaluate(a, definitions, params)),
+        "Condition" => condition(definitions, args.as_str().expect("name"), params),
+        other => panic!("condition function {other} is not supported here"),
+    }
+}
+
+/// Resolves `Fn::If`; `None` stands for `AWS::NoValue`.
+fn resolve(value: Value, conditions: &HashMap<String, bool>) -> Option<Value> {
+    match value {
+        Value::Object(map) => {
+            if map.len() == 1 {
+                if let Some(Value::Array(args)) = map.get("Fn::If") {
+                    let name = args[0].as_str().expect("condition name");
+                    let chosen = if conditions[name] { &args[1] } else { &args[2] };
+                    return resolve(chosen.clone(), conditions);
+                }
+                if map.get("Ref") == Some(&json!("AWS::NoValue")) {
+                    return None;
+                }
+            }
+            Some(Value::Object(
+                map.into_iter()
+                    .filter_map(|(k, v)| resolve(v, conditions).map(|v| (k, v)))
+                    .collect(),
+            ))
+        }
+        Value::Array(items) => Some(Value::Array(
+            items
+                .into_iter()
+                .filter_map(|v| resolve(v, conditions))
+                .collect(),
+        )),
+        other => Some(other),
     }
 }
 
@@ -94,28 +198,117 @@ fn granted_statements(template: &Value) -> Vec<Value> {
 }
 
 #[test]
-fn the_function_is_granted_exactly_what_it_needs() {
-    let template = template();
-    let labels = "arn:${AWS::Partition}:s3:::${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}/${LabelsPrefix}*";
+fn the_function_is_granted_exactly_what_it_needs_in_every_mode() {
     let transform =
         "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:mlTransform/${TransformId}";
-    assert_eq!(
-        granted_statements(&template),
-        [
+    for mode in MODES {
+        let template = template_in(mode);
+        let bucket = if mode == "EventBridge" {
+            json!({"Ref": "ExistingBucketName"})
+        } else {
+            json!({"Fn::Sub": "${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}"})
+        };
+        let labels = json!({"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/${LabelsPrefix}*", {"Bucket": bucket}]});
+        let mut expected = vec![
             json!({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                    "Resource": {"Fn::GetAtt": ["ImportFunctionLogGroup", "Arn"]}}),
             json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
-                   "Resource": {"Fn::Sub": labels}}),
+                   "Resource": labels}),
             json!({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}),
-            json!({"Effect": "Allow", "Action": ["glue:StartImportLabelsTaskRun", "glue:GetMLTaskRuns"],
-                   "Resource": {"Fn::Sub": transform}}),
-        ]
-    );
+        ];
+        if mode == "SQS" {
+            expected.push(json!({"Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                "Resource": {"Fn::GetAtt": ["LabelsQueue", "Arn"]}}));
+        }
+        expected.push(json!({"Effect": "Allow", "Action": ["glue:StartImportLabelsTaskRun", "glue:GetMLTaskRuns"],
+                             "Resource": {"Fn::Sub": transform}}));
+        assert_eq!(
+            granted_statements(&template),
+            expected,
+            "TriggerMode {mode}"
+        );
+    }
     // The Glue statement is repeated once per allowed transform ID.
+    let template = template();
     let foreach = &template["Resources"]["Fn::ForEach::GlueImportPolicies"];
     assert_eq!(foreach[0], "TransformId");
     assert_eq!(foreach[1], json!({"Ref": "TransformIds"}));
     assert_eq!(template["Parameters"]["TransformIds"]["Default"], "*");
+}
+
+/// Every Ref, GetAtt, DependsOn and ${…} in a mode names a parameter, a pseudo parameter, a
+/// resource of that mode, a Sub variable or the ForEach identifier.
+#[test]
+fn every_reference_exists_in_every_mode() {
+    for mode in MODES {
+        let template = template_in(mode);
+        let mut known: HashSet<String> = template["Parameters"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .chain(template["Resources"].as_object().unwrap().keys())
+            .cloned()
+            .collect();
+        known.insert("TransformId".into());
+        let mut missing = Vec::new();
+        check_references(&template["Resources"], &known, &mut missing);
+        check_references(&template["Outputs"], &known, &mut missing);
+        for (name, r) in template["Resources"].as_object().unwrap() {
+            if let Some(dep) = r["DependsOn"].as_str() {
+                if !known.contains(dep) {
+                    missing.push(format!("{name} DependsOn {dep}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "TriggerMode {mode}: {missing:?}");
+    }
+}
+
+fn check_references(value: &Value, known: &HashSet<String>, missing: &mut Vec<String>) {
+    let exists = |name: &str, local: &HashSet<String>| {
+        name.starts_with("AWS::") || known.contains(name) || local.contains(name)
+    };
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(name)) = map.get("Ref") {
+                if !exists(name, &HashSet::new()) {
+                    missing.push(format!("Ref {name}"));
+                }
+            }
+            if let Some(Value::Array(args)) = map.get("Fn::GetAtt") {
+                let name = args[0].as_str().unwrap_or_default();
+                if !exists(name, &HashSet::new()) {
+                    missing.push(format!("GetAtt {name}"));
+                }
+            }
+            if let Some(sub) = map.get("Fn::Sub") {
+                let (text, vars) = match sub {
+                    Value::String(text) => (text.as_str(), HashSet::new()),
+                    Value::Array(args) => (
+                        args[0].as_str().unwrap_or_default(),
+                        args[1]
+                            .as_object()
+                            .map(|m| m.keys().cloned().collect())
+                            .unwrap_or_default(),
+                    ),
+                    _ => ("", HashSet::new()),
+                };
+                for var in text.split("${").skip(1).filter_map(|s| s.split('}').next()) {
+                    let name = var.split('.').next().unwrap_or_default();
+                    if !var.starts_with('!') && !exists(name, &vars) {
+                        missing.push(format!("Sub ${{{var}}}"));
+                    }
+                }
+            }
+            map.values()
+                .for_each(|v| check_references(v, known, missing));
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| check_references(v, known, missing)),
+        _ => {}
+    }
 }
 
 #[test]
@@ -155,15 +348,32 @@ fn the_role_is_the_functions_only_source_of_permissions() {
 }
 
 #[test]
-fn the_policy_and_the_bucket_agree_on_names_without_referencing_the_bucket() {
+fn the_policies_and_the_bucket_agree_on_names_without_referencing_the_bucket() {
     let template = template();
     let bucket_name = &resource(&template, "LabelsBucket")["Properties"]["BucketName"]["Fn::Sub"];
     assert_eq!(
         bucket_name,
         "${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}"
     );
-    let role = resource(&template, "ImportFunctionRole").to_string();
-    assert!(role.contains(&format!(":s3:::{}/", bucket_name.as_str().unwrap())));
+    let bucket_arn = format!(
+        "arn:${{AWS::Partition}}:s3:::{}",
+        bucket_name.as_str().unwrap()
+    );
+    for mode in ["S3Notification", "SQS"] {
+        let template = template_in(mode);
+        let role = resource(&template, "ImportFunctionRole").to_string();
+        assert!(
+            role.contains(&json!({"Bucket": {"Fn::Sub": bucket_name}}).to_string()),
+            "{mode}"
+        );
+        let source = if mode == "SQS" {
+            &resource(&template, "LabelsQueuePolicy")["Properties"]["PolicyDocument"]["Statement"]
+                [0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+        } else {
+            &resource(&template, "S3InvokePermission")["Properties"]["SourceArn"]
+        };
+        assert_eq!(source, &json!({"Fn::Sub": bucket_arn}), "{mode}");
+    }
     for name in ["ImportFunctionRole", "ImportFunction"] {
         let text = resource(&template, name)["Properties"]["Environment"].to_string()
             + &resource(&template, name)["Properties"]["Policies"].to_string();
@@ -206,12 +416,9 @@ fn the_function_is_wired_as_documented() {
         p["Environment"]["Variables"],
         json!({"LABELS_PREFIX": {"Ref": "LabelsPrefix"}, "DEFAULT_REPLACE_ALL_LABELS": {"Ref": "DefaultReplaceAllLabels"}})
     );
-    let event = &p["Events"]["LabelFileUploaded"]["Properties"];
-    assert_eq!(event["Bucket"], json!({"Ref": "LabelsBucket"}));
-    assert_eq!(event["Events"], "s3:ObjectCreated:*");
-    assert_eq!(
-        event["Filter"]["S3Key"]["Rules"],
-        json!([{"Name": "prefix", "Value": {"Ref": "LabelsPrefix"}}, {"Name": "suffix", "Value": {"Ref": "LabelsSuffix"}}])
+    assert!(
+        p.get("Events").is_none(),
+        "triggers are explicit resources, one set per TriggerMode"
     );
     let invoke = &p["EventInvokeConfig"];
     assert_eq!(invoke["MaximumRetryAttempts"], 2);
@@ -221,4 +428,178 @@ fn the_function_is_wired_as_documented() {
     );
     // The function timeout leaves room for the SDK's per-call timeouts (15 s each, ~5 calls).
     assert!(p["Timeout"].as_u64().unwrap() >= 90);
+    assert_eq!(
+        template["Parameters"]["TriggerMode"]["Default"],
+        "S3Notification"
+    );
+}
+
+fn names(template: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|n| !n.starts_with("Fn::ForEach"))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+const COMMON: [&str; 6] = [
+    "FailureQueue",
+    "FailureQueueAlarm",
+    "ImportFunction",
+    "ImportFunctionLogGroup",
+    "ImportFunctionRole",
+    "LabelsBucketPolicy",
+];
+
+fn key_filter() -> Value {
+    json!({"S3Key": {"Rules": [{"Name": "prefix", "Value": {"Ref": "LabelsPrefix"}},
+                               {"Name": "suffix", "Value": {"Ref": "LabelsSuffix"}}]}})
+}
+
+#[test]
+fn s3_notification_mode_invokes_the_function_from_a_new_bucket() {
+    let template = template_in("S3Notification");
+    let mut want: Vec<&str> = COMMON.to_vec();
+    want.extend([
+        "LabelsBucket",
+        "NotificationDestinationReady",
+        "S3InvokePermission",
+    ]);
+    want.sort_unstable();
+    assert_eq!(names(&template), want);
+    let bucket = resource(&template, "LabelsBucket");
+    assert_eq!(bucket["DependsOn"], "NotificationDestinationReady");
+    assert_eq!(
+        resource(&template, "NotificationDestinationReady")["Metadata"]["Destination"],
+        json!({"Ref": "S3InvokePermission"})
+    );
+    assert_eq!(
+        bucket["Properties"]["NotificationConfiguration"],
+        json!({"LambdaConfigurations": [{"Event": "s3:ObjectCreated:*",
+            "Function": {"Fn::GetAtt": ["ImportFunction", "Arn"]}, "Filter": key_filter()}]})
+    );
+    let permission = &resource(&template, "S3InvokePermission")["Properties"];
+    assert_eq!(
+        (
+            &permission["Principal"],
+            &permission["Action"],
+            &permission["SourceAccount"]
+        ),
+        (
+            &json!("s3.amazonaws.com"),
+            &json!("lambda:InvokeFunction"),
+            &json!({"Ref": "AWS::AccountId"})
+        )
+    );
+}
+
+#[test]
+fn eventbridge_mode_matches_uploads_to_the_existing_bucket() {
+    let template = template_in("EventBridge");
+    let mut want: Vec<&str> = COMMON
+        .iter()
+        .copied()
+        .filter(|n| *n != "LabelsBucketPolicy")
+        .collect();
+    want.extend([
+        "EventBridgeInvokePermission",
+        "FailureQueuePolicy",
+        "LabelsRule",
+    ]);
+    want.sort_unstable();
+    assert_eq!(names(&template), want, "no bucket is created");
+    let rule = &resource(&template, "LabelsRule")["Properties"];
+    assert_eq!(
+        rule["EventPattern"],
+        json!({"source": ["aws.s3"], "detail-type": ["Object Created"],
+               "detail": {"bucket": {"name": [{"Ref": "ExistingBucketName"}]},
+                          "object": {"key": [{"wildcard": {"Fn::Sub": "${LabelsPrefix}*${LabelsSuffix}"}}]}}})
+    );
+    let target = &rule["Targets"][0];
+    assert_eq!(
+        target["Arn"],
+        json!({"Fn::GetAtt": ["ImportFunction", "Arn"]})
+    );
+    assert_eq!(
+        target["DeadLetterConfig"]["Arn"],
+        json!({"Fn::GetAtt": ["FailureQueue", "Arn"]})
+    );
+    let permission = &resource(&template, "EventBridgeInvokePermission")["Properties"];
+    assert_eq!(
+        (&permission["Principal"], &permission["SourceArn"]),
+        (
+            &json!("events.amazonaws.com"),
+            &json!({"Fn::GetAtt": ["LabelsRule", "Arn"]})
+        )
+    );
+    let dead_letters =
+        &resource(&template, "FailureQueuePolicy")["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        dead_letters["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(
+        dead_letters["Condition"]["ArnEquals"]["aws:SourceArn"],
+        json!({"Fn::GetAtt": ["LabelsRule", "Arn"]})
+    );
+    assert_eq!(
+        template["Outputs"]["LabelsBucketName"]["Value"],
+        json!({"Ref": "ExistingBucketName"})
+    );
+}
+
+#[test]
+fn sqs_mode_buffers_uploads_in_a_queue_with_a_dead_letter_queue() {
+    let template = template_in("SQS");
+    let mut want: Vec<&str> = COMMON.to_vec();
+    want.extend([
+        "LabelsBucket",
+        "LabelsQueue",
+        "LabelsQueueMapping",
+        "LabelsQueuePolicy",
+        "NotificationDestinationReady",
+    ]);
+    want.sort_unstable();
+    assert_eq!(names(&template), want);
+    let function_timeout = resource(&template, "ImportFunction")["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    let queue = &resource(&template, "LabelsQueue")["Properties"];
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * function_timeout);
+    assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().unwrap() >= 5);
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        json!({"Fn::GetAtt": ["FailureQueue", "Arn"]})
+    );
+    let mapping = &resource(&template, "LabelsQueueMapping")["Properties"];
+    assert_eq!(
+        mapping["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(
+        mapping["EventSourceArn"],
+        json!({"Fn::GetAtt": ["LabelsQueue", "Arn"]})
+    );
+    assert_eq!(
+        resource(&template, "LabelsBucket")["Properties"]["NotificationConfiguration"],
+        json!({"QueueConfigurations": [{"Event": "s3:ObjectCreated:*",
+            "Queue": {"Fn::GetAtt": ["LabelsQueue", "Arn"]}, "Filter": key_filter()}]})
+    );
+    assert_eq!(
+        resource(&template, "NotificationDestinationReady")["Metadata"]["Destination"],
+        json!({"Ref": "LabelsQueuePolicy"})
+    );
+    let statement =
+        &resource(&template, "LabelsQueuePolicy")["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        (&statement["Principal"], &statement["Action"]),
+        (
+            &json!({"Service": "s3.amazonaws.com"}),
+            &json!("sqs:SendMessage")
+        )
+    );
 }
