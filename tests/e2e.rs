@@ -5,32 +5,11 @@ mod support;
 
 use glue_local::Fault;
 use serde_json::json;
-use support::runtime_api::Reply;
-use support::{s3_event, Stack, Uploaded, BUCKET, SAMPLE, SAMPLE_ROWS};
+use support::{error, response, s3_event, Stack, Uploaded, BUCKET, SAMPLE, SAMPLE_ROWS};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 const TFM2: &str = "tfm-fedcba9876543210fedcba9876543210fedcba98";
 const ROUND_2: &str = include_str!("../examples/labels/persons-round-2.csv");
-
-fn response(reply: Reply) -> serde_json::Value {
-    match reply {
-        Reply::Response(value) => value,
-        Reply::Error {
-            error_type,
-            error_message,
-        } => panic!("expected a response, got {error_type}: {error_message}"),
-    }
-}
-
-fn error(reply: Reply) -> (String, String) {
-    match reply {
-        Reply::Error {
-            error_type,
-            error_message,
-        } => (error_type, error_message),
-        Reply::Response(value) => panic!("expected an error, got {value}"),
-    }
-}
 
 /// A stack with transform TFM and the sample file uploaded to `labels/TFM/round-1.csv`.
 async fn sample_stack() -> (Stack, Uploaded) {

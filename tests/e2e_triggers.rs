@@ -4,22 +4,11 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::runtime_api::Reply;
-use support::{eventbridge_event, Stack, BUCKET, SAMPLE};
+use support::{eventbridge_event, response, Stack, BUCKET, SAMPLE};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 /// A well-formed ID no transform has.
 const MISSING: &str = "tfm-ffffffffffffffffffffffffffffffffffffffff";
-
-fn response(reply: Reply) -> Value {
-    match reply {
-        Reply::Response(value) => value,
-        Reply::Error {
-            error_type,
-            error_message,
-        } => panic!("expected a response, got {error_type}: {error_message}"),
-    }
-}
 
 /// The messageId of the batch's message whose body contains `needle`.
 fn message_id(batch: &Value, needle: &str) -> String {

@@ -396,6 +396,28 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The function's response; panics with the error it answered instead.
+pub fn response(reply: Reply) -> Value {
+    match reply {
+        Reply::Response(value) => value,
+        Reply::Error {
+            error_type,
+            error_message,
+        } => panic!("expected a response, got {error_type}: {error_message}"),
+    }
+}
+
+/// The error the function answered (errorType, errorMessage); panics on a response.
+pub fn error(reply: Reply) -> (String, String) {
+    match reply {
+        Reply::Error {
+            error_type,
+            error_message,
+        } => (error_type, error_message),
+        Reply::Response(value) => panic!("expected an error, got {value}"),
+    }
+}
+
 /// A key as S3 writes it into notifications: form-URL-encoded, `/` kept.
 pub fn s3_encode(key: &str) -> String {
     utf8_percent_encode(key, S3_KEY)
