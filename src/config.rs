@@ -43,6 +43,10 @@ pub struct Config {
     pub preflight: bool,
     /// Label-file size quota in bytes (Glue's default is 10 MB; it can be raised).
     pub max_label_file_bytes: u64,
+    /// CloudWatch namespace of the per-invocation metrics (`METRICS_NAMESPACE`).
+    pub metrics_namespace: String,
+    /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda).
+    pub function_name: String,
 }
 
 /// A variable is set to something the function cannot use.
@@ -64,6 +68,8 @@ impl Default for Config {
             s3_force_path_style: false,
             preflight: true,
             max_label_file_bytes: crate::preflight::DEFAULT_MAX_BYTES,
+            metrics_namespace: "GlueLabelImporter".into(),
+            function_name: "glue-label-importer".into(),
         }
     }
 }
@@ -116,6 +122,15 @@ impl Config {
                 parse_bytes,
                 defaults.max_label_file_bytes,
             )?,
+            metrics_namespace: var(
+                lookup,
+                "METRICS_NAMESPACE",
+                parse_namespace,
+                defaults.metrics_namespace,
+            )?,
+            function_name: lookup("AWS_LAMBDA_FUNCTION_NAME")
+                .filter(|name| !name.is_empty())
+                .unwrap_or(defaults.function_name),
         })
     }
 }
@@ -135,6 +150,19 @@ fn var<T>(
             problem,
         }),
     }
+}
+
+/// CloudWatch namespaces: 1–255 characters of letters, digits and `.-_/#:` (no `AWS/`).
+fn parse_namespace(value: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
+    if value.is_empty()
+        || value.len() > 255
+        || !value.chars().all(allowed)
+        || value.starts_with("AWS/")
+    {
+        return Err("expected a CloudWatch namespace such as GlueLabelImporter (1-255 characters: letters, digits, . - _ / # : and spaces; not AWS/...)".into());
+    }
+    Ok(value.to_string())
 }
 
 fn parse_prefix(value: &str) -> Result<String, String> {
@@ -219,6 +247,8 @@ mod tests {
             ("S3_FORCE_PATH_STYLE", "true"),
             ("PREFLIGHT", "off"),
             ("MAX_LABEL_FILE_BYTES", "20971520"),
+            ("METRICS_NAMESPACE", "Team/Labels"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "labels-importer"),
         ])
         .unwrap();
         assert_eq!(
@@ -231,6 +261,8 @@ mod tests {
                 s3_force_path_style: true,
                 preflight: false,
                 max_label_file_bytes: 20_971_520,
+                metrics_namespace: "Team/Labels".into(),
+                function_name: "labels-importer".into(),
             }
         );
     }
@@ -247,6 +279,8 @@ mod tests {
             ("REPLACE_METADATA_KEY", "x-amz-meta-", "invalid configuration: REPLACE_METADATA_KEY=\"x-amz-meta-\": expected an HTTP header name such as replace-all-labels"),
             ("PREFLIGHT", "maybe", "invalid configuration: PREFLIGHT=\"maybe\": expected on or off"),
             ("MAX_LABEL_FILE_BYTES", "10MB", "invalid configuration: MAX_LABEL_FILE_BYTES=\"10MB\": expected a positive number of bytes, e.g. 10485760"),
+            ("METRICS_NAMESPACE", "", "invalid configuration: METRICS_NAMESPACE=\"\": expected a CloudWatch namespace such as GlueLabelImporter (1-255 characters: letters, digits, . - _ / # : and spaces; not AWS/...)"),
+            ("METRICS_NAMESPACE", "AWS/Lambda", "invalid configuration: METRICS_NAMESPACE=\"AWS/Lambda\": expected a CloudWatch namespace such as GlueLabelImporter (1-255 characters: letters, digits, . - _ / # : and spaces; not AWS/...)"),
         ];
         for (var, value, want) in cases {
             assert_eq!(read(&[(var, value)]).unwrap_err().to_string(), want);

@@ -15,6 +15,7 @@ use tracing::{error, info, info_span, Instrument};
 
 use crate::importer::{self, ImportOptions};
 use crate::intake::{self, Message, Notification, Payload, Record, UnknownEvent};
+use crate::metrics::Metrics;
 use crate::outcome::{Failed, Imported, Outcome, Skipped};
 use crate::State;
 
@@ -87,14 +88,26 @@ fn describe_failures(failed: &[Failed], total: &usize) -> String {
     )
 }
 
-/// Handles one invocation.
+/// Handles one invocation, and writes its metrics line.
 pub async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Response, InvocationError> {
     let (payload, context) = event.into_parts();
-    let request_id = context.request_id.as_str();
+    let mut metrics = Metrics::default();
+    let result = dispatch(state, &context.request_id, payload, &mut metrics).await;
+    metrics.emit(&state.config);
+    result
+}
+
+async fn dispatch(
+    state: &State,
+    request_id: &str,
+    payload: Value,
+    metrics: &mut Metrics,
+) -> Result<Response, InvocationError> {
     match intake::parse(payload) {
         Ok(Payload::Event(Notification::Records(records))) => {
             let work = records.into_iter().map(|r| ((), r)).collect();
             let outcomes = process_all(state, request_id, work).await;
+            outcomes.iter().for_each(|(_, o)| metrics.record(o));
             respond(request_id, outcomes.into_iter().map(|(_, o)| o).collect())
                 .map(Response::Report)
         }
@@ -102,11 +115,12 @@ pub async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Response
             info!(request_id, "s3:TestEvent: nothing to import");
             Ok(Response::Report(Report::default()))
         }
-        Ok(Payload::Batch(messages)) => {
-            Ok(Response::Batch(batch(state, request_id, messages).await))
-        }
+        Ok(Payload::Batch(messages)) => Ok(Response::Batch(
+            batch(state, request_id, messages, metrics).await,
+        )),
         Err(e) => {
             error!(request_id, "{e}");
+            metrics.invalid_event();
             Err(e.into())
         }
     }
@@ -114,7 +128,12 @@ pub async fn handle(state: &State, event: LambdaEvent<Value>) -> Result<Response
 
 /// Processes the records of every message together; a message fails when its body is none of
 /// the known shapes or one of its records failed.
-async fn batch(state: &State, request_id: &str, messages: Vec<Message>) -> SqsBatchResponse {
+async fn batch(
+    state: &State,
+    request_id: &str,
+    messages: Vec<Message>,
+    metrics: &mut Metrics,
+) -> SqsBatchResponse {
     let mut failed = vec![false; messages.len()];
     let mut ids = Vec::with_capacity(messages.len());
     let mut work = Vec::new();
@@ -127,6 +146,7 @@ async fn batch(state: &State, request_id: &str, messages: Vec<Message>) -> SqsBa
             }
             Err(e) => {
                 error!(request_id, message_id, "{e}");
+                metrics.invalid_event();
                 failed[i] = true;
             }
         }
@@ -134,6 +154,7 @@ async fn batch(state: &State, request_id: &str, messages: Vec<Message>) -> SqsBa
     }
     for (i, outcome) in process_all(state, request_id, work).await {
         log(request_id, Some(&ids[i]), &outcome);
+        metrics.record(&outcome);
         failed[i] |= matches!(outcome, Outcome::Failed(_));
     }
     let messages = ids.len();

@@ -11,6 +11,7 @@ pub mod importer;
 pub mod intake;
 pub mod logging;
 pub mod metadata;
+pub mod metrics;
 pub mod outcome;
 pub mod preflight;
 pub mod route;

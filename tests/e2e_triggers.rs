@@ -115,6 +115,37 @@ async fn an_sqs_batch_of_s3_notifications_names_exactly_the_failed_messages() {
         "{logs}"
     );
 
+    // One metrics line for the invocation, counting by reason and class.
+    let metrics = stack.metrics();
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    let counts: Vec<(&str, u64)> = [
+        "Imported",
+        "Skipped",
+        "Failed",
+        "FailedPermanent",
+        "FailedRetryable",
+        "FailedInvalidEvent",
+    ]
+    .into_iter()
+    .map(|name| (name, metrics[0][name].as_u64().unwrap()))
+    .collect();
+    assert_eq!(
+        counts,
+        [
+            ("Imported", 1),
+            ("Skipped", 0),
+            ("Failed", 2),
+            ("FailedPermanent", 1),
+            ("FailedRetryable", 0),
+            ("FailedInvalidEvent", 1)
+        ]
+    );
+    assert_eq!(metrics[0]["FunctionName"], "glue-label-importer");
+    assert_eq!(
+        metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "GlueLabelImporter"
+    );
+
     // The queue delivers the batch again (visibility timeout): the good file is not imported twice.
     let again = response(stack.runtime.invoke(&batch).await);
     assert_eq!(again["batchItemFailures"].as_array().unwrap().len(), 2);

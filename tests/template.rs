@@ -414,7 +414,8 @@ fn the_function_is_wired_as_documented() {
     assert_eq!(p["LoggingConfig"]["LogFormat"], "JSON");
     assert_eq!(
         p["Environment"]["Variables"],
-        json!({"LABELS_PREFIX": {"Ref": "LabelsPrefix"}, "DEFAULT_REPLACE_ALL_LABELS": {"Ref": "DefaultReplaceAllLabels"}})
+        json!({"LABELS_PREFIX": {"Ref": "LabelsPrefix"}, "DEFAULT_REPLACE_ALL_LABELS": {"Ref": "DefaultReplaceAllLabels"},
+               "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"}})
     );
     assert!(
         p.get("Events").is_none(),
@@ -446,9 +447,10 @@ fn names(template: &Value) -> Vec<&str> {
     names
 }
 
-const COMMON: [&str; 6] = [
+const COMMON: [&str; 7] = [
     "FailureQueue",
     "FailureQueueAlarm",
+    "ImportFailuresAlarm",
     "ImportFunction",
     "ImportFunctionLogGroup",
     "ImportFunctionRole",

@@ -146,6 +146,15 @@ impl Stack {
         self.logs.lock().unwrap().clone()
     }
 
+    /// The metrics lines (CloudWatch Embedded Metric Format) the function has written so far.
+    pub fn metrics(&self) -> Vec<Value> {
+        self.logs()
+            .lines()
+            .filter(|l| l.starts_with("{\"_aws\""))
+            .map(|l| serde_json::from_str(l).expect("an EMF line is JSON"))
+            .collect()
+    }
+
     /// Whether the function process is still the one started (not exited).
     pub fn function_alive(&mut self) -> bool {
         matches!(self.lambda.try_wait(), Ok(None))
