@@ -15,7 +15,7 @@ export VENV_PYTHON := $(abspath $(VENV))/bin/python
 export SAM_CLI_TELEMETRY := 0
 EVENT ?= events/s3-put.json
 
-.PHONY: help demo invoke build release test bench lint fmt clean venv template-venvs template sam-build
+.PHONY: help demo invoke build release test bench fuzz lint fmt clean venv template-venvs template sam-build
 
 help:
 	@echo "make demo      the whole flow on the local stack (moto + glue-local + cargo lambda), no AWS account"
@@ -24,7 +24,8 @@ help:
 	@echo "make template  cfn-lint, sam validate --lint, checkov (each TriggerMode), sam build (arm64) of template.yaml"
 	@echo "make build     debug build of the library and the Lambda binary"
 	@echo "make release   optimized Lambda binary ($(BINARY))"
-	@echo "make bench     benchmarks (release profile): the label-file preflight on a 10 MB file"
+	@echo "make bench     benchmarks (release): cold start, warm latency, RSS, sizes, intake rate, preflight"
+	@echo "make fuzz      cargo fuzz of the event intake and key routing for FUZZ_SECONDS (nightly)"
 	@echo "make lint      rustfmt check + clippy with warnings as errors"
 
 demo: venv
@@ -43,9 +44,16 @@ release:
 test: venv template
 	$(CARGO) test --locked --workspace
 
-# Speed and memory figures live here, never in timed tests. Results also go to target/bench/*.json.
-bench:
+# Speed and memory figures live here, never in timed tests. Results also go to
+# <target>/bench/*.json (and criterion's own under <target>/criterion/).
+ARM64_ZIP := $(abspath $(TARGET_DIR))/bench/bootstrap-arm64.zip
+bench: venv
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(CARGO) lambda build --release --arm64 --bin glue-label-importer
+	mkdir -p $(TARGET_DIR)/bench && rm -f $(ARM64_ZIP)
+	cd $(TARGET_DIR)/lambda/glue-label-importer && zip -q -9 $(ARM64_ZIP) bootstrap
 	$(CARGO) bench --locked --bench preflight
+	$(CARGO) bench --locked --bench intake
+	ARM64_ZIP=$(ARM64_ZIP) $(CARGO) bench --locked --bench lambda
 
 # (Re)installs virtualenv $(1) from requirements file $(2) when the file changed since.
 define ensure_venv
@@ -86,6 +94,20 @@ sam-build: venv template-venvs
 	  || { echo "bootstrap is not an arm64 Linux binary" >&2; exit 1; }
 	@cd .aws-sam/build/ImportFunction && rm -f ../bootstrap.zip && zip -q -9 ../bootstrap.zip bootstrap \
 	  && ls -l ../bootstrap.zip | awk '{ printf "arm64 deployment zip: %d bytes\n", $$5 }'
+
+# Coverage-guided fuzzing of the event intake and key routing (cargo fuzz: libFuzzer, nightly
+# toolchain, ASan), for FUZZ_SECONDS; not part of make test or CI. Seeds: the sample events.
+# A crash or an over-bound allocation stops it and leaves the input in fuzz/artifacts/intake/.
+FUZZ_SECONDS ?= 300
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_TOOLS := $(abspath $(TARGET_DIR))/fuzz-tools
+fuzz:
+	@test -x $(FUZZ_TOOLS)/bin/cargo-fuzz \
+	  || cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(FUZZ_TOOLS)
+	mkdir -p fuzz/corpus/intake && cp events/*.json fuzz/corpus/intake/
+	cd fuzz && PATH="$(FUZZ_TOOLS)/bin:$$PATH" CARGO_TARGET_DIR=$(abspath $(TARGET_DIR))/fuzz \
+	  cargo +nightly fuzz run intake corpus/intake -- -max_total_time=$(FUZZ_SECONDS) \
+	  -dict=intake.dict -max_len=65536 -print_final_stats=1
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -84,29 +84,13 @@ impl Stack {
             .await
             .expect("create bucket");
         let runtime = RuntimeApi::start().await;
-        let mut lambda = Command::new(env!("CARGO_BIN_EXE_glue-label-importer"))
-            .env_clear()
-            .envs([
-                ("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string().as_str()),
-                ("AWS_LAMBDA_FUNCTION_NAME", "glue-label-importer"),
-                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-                ("AWS_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
-                ("AWS_ENDPOINT_URL_S3", lease.moto.url().as_str()),
-                ("AWS_ENDPOINT_URL_GLUE", glue_local.url().as_str()),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-                ("AWS_CONFIG_FILE", "/nonexistent"),
-                ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-                ("S3_FORCE_PATH_STYLE", "true"),
-                ("RUST_LOG", "info"),
-            ])
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the Lambda binary");
+        let mut lambda = spawn_function(
+            &runtime,
+            &lease.moto.url(),
+            &glue_local.url(),
+            env,
+            Stdio::piped,
+        );
         let logs = Arc::new(Mutex::new(String::new()));
         for pipe in [
             lambda
@@ -153,6 +137,11 @@ impl Stack {
             .filter(|l| l.starts_with("{\"_aws\""))
             .map(|l| serde_json::from_str(l).expect("an EMF line is JSON"))
             .collect()
+    }
+
+    /// The function process's ID.
+    pub fn function_pid(&self) -> u32 {
+        self.lambda.id()
     }
 
     /// Whether the function process is still the one started (not exited).
@@ -288,6 +277,40 @@ impl Stack {
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect()
     }
+}
+
+/// Starts the real Lambda binary against `runtime`, with S3 at `s3_url`, Glue at `glue_url`
+/// and `env` added; its output goes to `output()`.
+pub fn spawn_function(
+    runtime: &RuntimeApi,
+    s3_url: &str,
+    glue_url: &str,
+    env: &[(&str, &str)],
+    output: fn() -> Stdio,
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_glue-label-importer"))
+        .env_clear()
+        .envs([
+            ("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string().as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "glue-label-importer"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL_S3", s3_url),
+            ("AWS_ENDPOINT_URL_GLUE", glue_url),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+            ("S3_FORCE_PATH_STYLE", "true"),
+            ("RUST_LOG", "info"),
+        ])
+        .envs(env.iter().copied())
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .expect("spawn the Lambda binary")
 }
 
 /// An SQS queue on moto.

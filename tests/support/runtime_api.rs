@@ -25,6 +25,9 @@ pub enum Reply {
 }
 
 struct Shared {
+    /// When the function first asked for an event (its start-up is over).
+    first_poll: std::sync::OnceLock<std::time::Instant>,
+    polled: tokio::sync::Notify,
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, Bytes)>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
     init_errors: Mutex<Vec<String>>,
@@ -47,6 +50,8 @@ impl RuntimeApi {
         let addr = listener.local_addr().expect("runtime API address");
         let (sender, receiver) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            first_poll: std::sync::OnceLock::new(),
+            polled: tokio::sync::Notify::new(),
             events: tokio::sync::Mutex::new(receiver),
             waiting: Mutex::new(HashMap::new()),
             init_errors: Mutex::new(Vec::new()),
@@ -89,6 +94,17 @@ impl RuntimeApi {
         self.invoke_raw(Bytes::from(payload.to_string())).await
     }
 
+    /// Waits for the function's first `GET /runtime/invocation/next`; when it arrived.
+    pub async fn first_poll(&self) -> std::time::Instant {
+        loop {
+            let notified = self.shared.polled.notified();
+            if let Some(at) = self.shared.first_poll.get() {
+                return *at;
+            }
+            notified.await;
+        }
+    }
+
     /// The request ID the next invocation will get.
     pub fn next_request_id(&self) -> String {
         format!(
@@ -125,6 +141,9 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<By
     let accepted = || reply(StatusCode::ACCEPTED, Bytes::from_static(b"{}"));
     match (&parts.method, segments.as_slice()) {
         (&Method::GET, ["invocation", "next"]) => {
+            if shared.first_poll.set(std::time::Instant::now()).is_ok() {
+                shared.polled.notify_waiters();
+            }
             let next = shared.events.lock().await.recv().await;
             let Some((id, payload)) = next else {
                 return reply(StatusCode::GONE, Bytes::new());

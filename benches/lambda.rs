@@ -1,0 +1,306 @@
+//! `make bench`: the release Lambda binary against the local stack (moto S3, glue-local, a
+//! loopback Runtime API) — cold start, warm latency, a 100-record event, peak memory and
+//! sizes — printed as a table and written to `<target>/bench/lambda.json`.
+//!
+//! Each 1-record invocation imports a fresh file into its own transform, so every run does
+//! the full pipeline (HeadObject, tags, Glue history, preflight GetObject, start, receipt tag)
+//! against an empty history. The floor beside the latencies is the local stack itself: the
+//! same six calls made directly from here, one after the other.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aws_sdk_glue::types::{TaskRunFilterCriteria, TaskType};
+use serde_json::json;
+use support::runtime_api::{Reply, RuntimeApi};
+use support::{s3_event, spawn_function, Stack, Uploaded, BUCKET, SAMPLE};
+
+const COLD_STARTS: usize = 20;
+const WARM_RUNS: usize = 50;
+const BATCH_RECORDS: usize = 100;
+/// Goals from the issue: cold start to first poll, peak RSS, arm64 zip.
+const GOAL_FIRST_POLL_MS: f64 = 10.0;
+const GOAL_RSS_MIB: f64 = 20.0;
+const GOAL_ZIP_BYTES: u64 = 3_000_000;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Median and 90th percentile (nearest rank) of `samples`, in ms.
+fn median_p90(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at =
+        |q: f64| samples[((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
+    (at(0.5), at(0.9))
+}
+
+fn transform_id(n: usize) -> String {
+    format!("tfm-{n:040x}")
+}
+
+fn imported(reply: &Reply, records: usize) {
+    match reply {
+        Reply::Response(r) if r["imported"].as_array().map(Vec::len) == Some(records) => {}
+        other => panic!("expected {records} imported record(s), got {other:?}"),
+    }
+}
+
+/// Peak resident set size (VmHWM) of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// A fresh transform and a fresh file for it.
+async fn fresh_file(stack: &Stack, n: usize) -> Uploaded {
+    let id = transform_id(n);
+    stack.transform(&id).await;
+    stack
+        .upload(&format!("labels/{id}/round-1.csv"), SAMPLE, &[], None)
+        .await
+}
+
+/// The six calls the function makes for one record, made directly: the stack's own time.
+async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
+    let started = Instant::now();
+    let head = stack.s3.head_object().bucket(BUCKET).key(&file.key);
+    head.send().await.expect("HeadObject");
+    let tags = stack.s3.get_object_tagging().bucket(BUCKET).key(&file.key);
+    tags.send().await.expect("GetObjectTagging");
+    let filter = TaskRunFilterCriteria::builder()
+        .task_run_type(TaskType::ImportLabels)
+        .build();
+    let history = stack.glue.get_ml_task_runs().transform_id(transform);
+    history.filter(filter).send().await.expect("GetMLTaskRuns");
+    let object = stack.s3.get_object().bucket(BUCKET).key(&file.key);
+    let body = object.send().await.expect("GetObject").body;
+    body.collect().await.expect("object body");
+    let start = stack
+        .glue
+        .start_import_labels_task_run()
+        .transform_id(transform);
+    let path = format!("s3://{BUCKET}/{}", file.key);
+    start
+        .input_s3_path(path)
+        .send()
+        .await
+        .expect("StartImportLabelsTaskRun");
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(
+            aws_sdk_s3::types::Tag::builder()
+                .key("glue-import-task-run-id")
+                .value("tsk-floor")
+                .build()
+                .expect("tag"),
+        )
+        .build()
+        .expect("tagging");
+    let put = stack.s3.put_object_tagging().bucket(BUCKET).key(&file.key);
+    put.tagging(tagging).send().await.expect("PutObjectTagging");
+    ms(started.elapsed())
+}
+
+/// Records per second of the criterion intake benchmarks (`benches/intake.rs`), from their
+/// latest estimates, when `make bench` ran them first.
+fn intake_rates(target: &std::path::Path) -> Vec<(&'static str, f64)> {
+    [
+        ("s3_notification_100_records", 100.0),
+        ("sqs_batch_10_messages", 10.0),
+        ("eventbridge_1_record", 1.0),
+    ]
+    .into_iter()
+    .filter_map(|(name, records)| {
+        let path = target.join(format!("criterion/intake/{name}/new/estimates.json"));
+        let estimates: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let ns = estimates["mean"]["point_estimate"].as_f64()?;
+        Some((name, records * 1e9 / ns))
+    })
+    .collect()
+}
+
+fn zip_size() -> Option<u64> {
+    let path = std::env::var_os("ARM64_ZIP")?;
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let stack = Stack::start(&[]).await;
+    let (moto, glue) = (stack.lease.moto.url(), stack.glue_local.url());
+    // Counts the transforms: each 1-record run gets a new one.
+    let mut n = 0;
+
+    // Cold starts: a new process per run; first poll, then its first (real) invocation.
+    let mut first_poll = Vec::new();
+    let mut first_response = Vec::new();
+    for _ in 0..COLD_STARTS {
+        n += 1;
+        let file = fresh_file(&stack, n).await;
+        let runtime = RuntimeApi::start().await;
+        let spawned = Instant::now();
+        let mut child = spawn_function(&runtime, &moto, &glue, &[], Stdio::null);
+        let polled = runtime.first_poll().await;
+        let reply = runtime.invoke(&s3_event(&[&file])).await;
+        let responded = Instant::now();
+        imported(&reply, 1);
+        first_poll.push(ms(polled - spawned));
+        first_response.push(ms(responded - spawned));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    // Warm: the stack's own function process, after one warm-up invocation.
+    n += 1;
+    let warm_up = fresh_file(&stack, n).await;
+    imported(&stack.invoke(&[&warm_up]).await, 1);
+    let mut warm = Vec::new();
+    let mut floors = Vec::new();
+    for _ in 0..WARM_RUNS {
+        n += 1;
+        let file = fresh_file(&stack, n).await;
+        let started = Instant::now();
+        let reply = stack.invoke(&[&file]).await;
+        warm.push(ms(started.elapsed()));
+        imported(&reply, 1);
+        n += 1;
+        let other = fresh_file(&stack, n).await;
+        floors.push(floor(&stack, &other, &transform_id(n)).await);
+    }
+
+    // One event of 100 records, all for one transform (its history grows as they start).
+    let batch_transform = transform_id(n + 1);
+    stack.transform(&batch_transform).await;
+    let mut files = Vec::new();
+    for i in 0..BATCH_RECORDS {
+        let key = format!("labels/{batch_transform}/batch-{i:03}.csv");
+        files.push(stack.upload(&key, SAMPLE, &[], None).await);
+    }
+    let refs: Vec<&Uploaded> = files.iter().collect();
+    let started = Instant::now();
+    let reply = stack.invoke(&refs).await;
+    let batch_ms = ms(started.elapsed());
+    imported(&reply, BATCH_RECORDS);
+
+    let rss_kib = peak_rss_kib(stack.function_pid());
+    let binary = env!("CARGO_BIN_EXE_glue-label-importer");
+    let binary_bytes = std::fs::metadata(binary).map_or(0, |m| m.len());
+    let zip_bytes = zip_size();
+
+    let (poll_med, poll_p90) = median_p90(&mut first_poll);
+    let (resp_med, resp_p90) = median_p90(&mut first_response);
+    let (warm_med, warm_p90) = median_p90(&mut warm);
+    let (floor_med, floor_p90) = median_p90(&mut floors);
+    let rss_mib = rss_kib as f64 / 1024.0;
+
+    println!();
+    println!(
+        "glue-label-importer, release binary, local stack on loopback ({} CPUs)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<44} {:>10} {:>10} {:>12}",
+        "measure", "median", "p90", "goal"
+    );
+    println!(
+        "{:<44} {:>7.2} ms {:>7.2} ms {:>12}",
+        format!("cold start to first poll ({COLD_STARTS} spawns)"),
+        poll_med,
+        poll_p90,
+        format!(
+            "<= {GOAL_FIRST_POLL_MS} ms {}",
+            verdict(poll_med <= GOAL_FIRST_POLL_MS)
+        )
+    );
+    println!(
+        "{:<44} {:>7.2} ms {:>7.2} ms",
+        "cold start to first response (1 record)", resp_med, resp_p90
+    );
+    println!(
+        "{:<44} {:>7.2} ms {:>7.2} ms",
+        format!("warm 1-record event ({WARM_RUNS} runs)"),
+        warm_med,
+        warm_p90
+    );
+    println!(
+        "{:<44} {:>7.2} ms {:>7.2} ms",
+        "  floor: the same 6 calls made directly", floor_med, floor_p90
+    );
+    println!(
+        "{:<44} {:>7.1} ms",
+        format!("{BATCH_RECORDS}-record event, wall time"),
+        batch_ms
+    );
+    println!(
+        "{:<44} {:>7.2} MiB {:>21}",
+        "peak RSS (VmHWM) of the warm process",
+        rss_mib,
+        format!("<= {GOAL_RSS_MIB} MiB {}", verdict(rss_mib <= GOAL_RSS_MIB))
+    );
+    println!("{:<44} {:>10}", "release binary (x86_64)", binary_bytes);
+    match zip_bytes {
+        Some(z) => println!(
+            "{:<44} {:>10} {:>23}",
+            "arm64 deployment zip",
+            z,
+            format!("<= {GOAL_ZIP_BYTES} B {}", verdict(z <= GOAL_ZIP_BYTES))
+        ),
+        None => println!(
+            "{:<44} {:>10}",
+            "arm64 deployment zip", "not built (set ARM64_ZIP; make bench does)"
+        ),
+    }
+
+    let target = std::path::PathBuf::from(
+        std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+    );
+    let rates = intake_rates(&target);
+    for (name, per_second) in &rates {
+        println!(
+            "{:<44} {:>10.0} records/s",
+            format!("intake: {name}"),
+            per_second
+        );
+    }
+
+    let results = json!({
+        "intake_records_per_second": rates.iter().map(|(n, r)| (n.to_string(), json!(r))).collect::<serde_json::Map<_, _>>(),
+        "cold_start_first_poll_ms": {"median": poll_med, "p90": poll_p90, "runs": COLD_STARTS, "goal_median": GOAL_FIRST_POLL_MS},
+        "cold_start_first_response_ms": {"median": resp_med, "p90": resp_p90, "runs": COLD_STARTS},
+        "warm_one_record_ms": {"median": warm_med, "p90": warm_p90, "runs": WARM_RUNS},
+        "local_stack_floor_one_record_ms": {"median": floor_med, "p90": floor_p90, "runs": WARM_RUNS},
+        "batch_event": {"records": BATCH_RECORDS, "wall_ms": batch_ms},
+        "peak_rss_kib": rss_kib,
+        "release_binary_bytes": binary_bytes,
+        "arm64_zip_bytes": zip_bytes,
+        "goals_met": {
+            "cold_start_first_poll": poll_med <= GOAL_FIRST_POLL_MS,
+            "peak_rss": rss_mib <= GOAL_RSS_MIB,
+            "arm64_zip": zip_bytes.map(|z| z <= GOAL_ZIP_BYTES),
+        },
+    });
+    let dir = target.join("bench");
+    std::fs::create_dir_all(&dir).expect("bench directory");
+    let path = dir.join("lambda.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results).expect("json"))
+        .expect("write results");
+    println!("results: {}", path.display());
+}
