@@ -16,6 +16,7 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::HeaderValue;
+use hyper::http::request::Parts;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -44,7 +45,9 @@ impl Server {
         let addr = listener.local_addr()?;
         let store = Store::new(settings, s3);
         let shared = Arc::clone(&store);
-        let task = tokio::spawn(serve(listener, move |req| handle(Arc::clone(&shared), req)));
+        let task = tokio::spawn(serve(listener, move |parts, body| {
+            handle(Arc::clone(&shared), parts, body)
+        }));
         Ok(Server { addr, store, task })
     }
 
@@ -82,12 +85,12 @@ pub async fn s3_client(endpoint_url: &str, region: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// Serves HTTP/1 connections from `listener` with `handler` until the task is aborted; the
-/// connections live in this task, so aborting it closes them too. Also used by the tests'
-/// Lambda Runtime API.
+/// Serves HTTP/1 connections from `listener` until the task is aborted, handing `handler` each
+/// request's head and whole body (an unreadable body counts as empty); the connections live in
+/// this task, so aborting it closes them too. Also used by the tests' Lambda Runtime API.
 pub async fn serve<H, F>(listener: TcpListener, handler: H)
 where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + 'static,
+    H: Fn(Parts, Bytes) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
     let mut connections = JoinSet::new();
@@ -99,9 +102,17 @@ where
         };
         let handler = handler.clone();
         connections.spawn(async move {
-            let service = service_fn(move |req| {
-                let response = handler(req);
-                async move { Ok::<_, Infallible>(response.await) }
+            let service = service_fn(move |req: Request<Incoming>| {
+                let handler = handler.clone();
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let body = body
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    Ok::<_, Infallible>(handler(parts, body).await)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -113,13 +124,7 @@ where
 
 type HttpResponse = Response<Full<Bytes>>;
 
-async fn handle(store: Arc<Store>, req: Request<Incoming>) -> HttpResponse {
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+async fn handle(store: Arc<Store>, parts: Parts, body: Bytes) -> HttpResponse {
     let path = parts.uri.path();
     if let Some(admin) = path.strip_prefix("/_glue-local/") {
         return handle_admin(&store, &parts.method, admin, &body);

@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::http::request::Parts;
+use hyper::{Method, Response, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -57,8 +58,8 @@ impl RuntimeApi {
             init_errors: Mutex::new(Vec::new()),
         });
         let state = Arc::clone(&shared);
-        let task = tokio::spawn(glue_local::serve(listener, move |req| {
-            handle(Arc::clone(&state), req)
+        let task = tokio::spawn(glue_local::serve(listener, move |parts, body| {
+            handle(Arc::clone(&state), parts, body)
         }));
         RuntimeApi {
             addr,
@@ -126,13 +127,7 @@ fn reply(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     response
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+async fn handle(shared: Arc<Shared>, parts: Parts, body: Bytes) -> Response<Full<Bytes>> {
     let path = parts.uri.path().to_string();
     let segments: Vec<&str> = path
         .trim_start_matches("/2018-06-01/runtime/")
