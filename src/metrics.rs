@@ -10,75 +10,89 @@ use serde_json::{json, Map, Value};
 use crate::outcome::{Outcome, SkipReason};
 use crate::Config;
 
-/// Every metric. All are written every time (zeros included), so
+/// The counts of one invocation. Every metric is written every time (zeros included), so
 /// alarms and dashboards never see missing data.
-pub const NAMES: [&str; 13] = [
-    "Imported",
-    "Skipped",
-    "SkippedDuplicate",
-    "SkippedStaleEvent",
-    "SkippedObjectGone",
-    "SkippedOutsidePrefix",
-    "SkippedNoTransformSegment",
-    "SkippedFolderMarker",
-    "SkippedNotObjectCreated",
-    "Failed",
-    "FailedPermanent",
-    "FailedRetryable",
-    "FailedInvalidEvent",
-];
-
-/// The counts of one invocation.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Metrics {
-    counts: [u64; NAMES.len()],
+    imported: u64,
+    skipped_duplicate: u64,
+    skipped_stale_event: u64,
+    skipped_object_gone: u64,
+    skipped_outside_prefix: u64,
+    skipped_no_transform_segment: u64,
+    skipped_folder_marker: u64,
+    skipped_not_object_created: u64,
+    failed_permanent: u64,
+    failed_retryable: u64,
+    failed_invalid_event: u64,
 }
 
 impl Metrics {
     /// Counts one record's outcome.
     pub fn record(&mut self, outcome: &Outcome) {
         match outcome {
-            Outcome::Imported(_) => self.add("Imported"),
-            Outcome::Skipped(s) => {
-                self.add("Skipped");
-                self.add(skip_metric(&s.reason));
-            }
-            Outcome::Failed(f) => {
-                self.add("Failed");
-                self.add(if f.error.is_retryable() {
-                    "FailedRetryable"
-                } else {
-                    "FailedPermanent"
-                });
-            }
+            Outcome::Imported(_) => self.imported += 1,
+            Outcome::Skipped(s) => *self.skipped(&s.reason) += 1,
+            Outcome::Failed(f) if f.error.is_retryable() => self.failed_retryable += 1,
+            Outcome::Failed(_) => self.failed_permanent += 1,
         }
     }
 
     /// Counts a payload or SQS message body of no known shape.
     pub fn invalid_event(&mut self) {
-        self.add("Failed");
-        self.add("FailedInvalidEvent");
+        self.failed_invalid_event += 1;
     }
 
-    /// The count of one metric of [`NAMES`].
-    pub fn get(&self, name: &str) -> u64 {
-        NAMES
-            .iter()
-            .position(|n| *n == name)
-            .map_or(0, |i| self.counts[i])
-    }
-
-    fn add(&mut self, name: &str) {
-        if let Some(i) = NAMES.iter().position(|n| *n == name) {
-            self.counts[i] += 1;
+    fn skipped(&mut self, reason: &SkipReason) -> &mut u64 {
+        match reason {
+            SkipReason::ReceiptTag { .. }
+            | SkipReason::GlueHistory { .. }
+            | SkipReason::RepeatedInEvent => &mut self.skipped_duplicate,
+            SkipReason::StaleEvent { .. } => &mut self.skipped_stale_event,
+            SkipReason::ObjectGone => &mut self.skipped_object_gone,
+            SkipReason::OutsidePrefix { .. } => &mut self.skipped_outside_prefix,
+            SkipReason::NoTransformSegment { .. } => &mut self.skipped_no_transform_segment,
+            SkipReason::FolderMarker => &mut self.skipped_folder_marker,
+            SkipReason::NotObjectCreated(_) => &mut self.skipped_not_object_created,
         }
+    }
+
+    /// Every metric's name and count; the totals are the sums of their parts.
+    pub fn counts(&self) -> [(&'static str, u64); 13] {
+        let skipped = self.skipped_duplicate
+            + self.skipped_stale_event
+            + self.skipped_object_gone
+            + self.skipped_outside_prefix
+            + self.skipped_no_transform_segment
+            + self.skipped_folder_marker
+            + self.skipped_not_object_created;
+        let failed = self.failed_permanent + self.failed_retryable + self.failed_invalid_event;
+        [
+            ("Imported", self.imported),
+            ("Skipped", skipped),
+            ("SkippedDuplicate", self.skipped_duplicate),
+            ("SkippedStaleEvent", self.skipped_stale_event),
+            ("SkippedObjectGone", self.skipped_object_gone),
+            ("SkippedOutsidePrefix", self.skipped_outside_prefix),
+            (
+                "SkippedNoTransformSegment",
+                self.skipped_no_transform_segment,
+            ),
+            ("SkippedFolderMarker", self.skipped_folder_marker),
+            ("SkippedNotObjectCreated", self.skipped_not_object_created),
+            ("Failed", failed),
+            ("FailedPermanent", self.failed_permanent),
+            ("FailedRetryable", self.failed_retryable),
+            ("FailedInvalidEvent", self.failed_invalid_event),
+        ]
     }
 
     /// The EMF document: `_aws` metadata, the `FunctionName` dimension and every count.
     pub fn to_emf(&self, namespace: &str, function_name: &str, timestamp_ms: u64) -> Value {
-        let definitions: Vec<Value> = NAMES
+        let counts = self.counts();
+        let definitions: Vec<Value> = counts
             .iter()
-            .map(|name| json!({"Name": name, "Unit": "Count"}))
+            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
             .collect();
         let mut line = Map::new();
         line.insert(
@@ -89,8 +103,8 @@ impl Metrics {
                                           "Metrics": definitions}]}),
         );
         line.insert("FunctionName".into(), json!(function_name));
-        for (name, count) in NAMES.iter().zip(self.counts) {
-            line.insert((*name).into(), json!(count));
+        for (name, count) in counts {
+            line.insert(name.into(), json!(count));
         }
         Value::Object(line)
     }
@@ -105,20 +119,6 @@ impl Metrics {
         let mut out = std::io::stdout().lock();
         // A metrics line that cannot be written must not fail the invocation.
         let _ = writeln!(out, "{line}").and_then(|()| out.flush());
-    }
-}
-
-fn skip_metric(reason: &SkipReason) -> &'static str {
-    match reason {
-        SkipReason::ReceiptTag { .. }
-        | SkipReason::GlueHistory { .. }
-        | SkipReason::RepeatedInEvent => "SkippedDuplicate",
-        SkipReason::StaleEvent { .. } => "SkippedStaleEvent",
-        SkipReason::ObjectGone => "SkippedObjectGone",
-        SkipReason::OutsidePrefix { .. } => "SkippedOutsidePrefix",
-        SkipReason::NoTransformSegment { .. } => "SkippedNoTransformSegment",
-        SkipReason::FolderMarker => "SkippedFolderMarker",
-        SkipReason::NotObjectCreated(_) => "SkippedNotObjectCreated",
     }
 }
 
@@ -170,10 +170,12 @@ mod tests {
         m.invalid_event();
 
         let emf = m.to_emf("GlueLabelImporter", "fn-1", 1_795_946_400_000);
-        let definitions: Vec<Value> = NAMES
+        let definitions: Vec<Value> = Metrics::default()
+            .counts()
             .iter()
-            .map(|n| json!({"Name": n, "Unit": "Count"}))
+            .map(|(n, _)| json!({"Name": n, "Unit": "Count"}))
             .collect();
+        assert_eq!(definitions.len(), 13);
         assert_eq!(
             emf,
             json!({"_aws": {"Timestamp": 1_795_946_400_000_u64, "CloudWatchMetrics": [{
