@@ -7,6 +7,7 @@
 //! against an empty history. The floor beside the latencies is the local stack itself: the
 //! same six calls made directly from here, one after the other.
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -14,6 +15,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aws_sdk_glue::types::{TaskRunFilterCriteria, TaskType};
+use common::peak_rss_kib;
 use serde_json::json;
 use support::runtime_api::{Reply, RuntimeApi};
 use support::{s3_event, spawn_function, Stack, Uploaded, BUCKET, SAMPLE};
@@ -47,18 +49,6 @@ fn imported(reply: &Reply, records: usize) {
         Reply::Response(r) if r["imported"].as_array().map(Vec::len) == Some(records) => {}
         other => panic!("expected {records} imported record(s), got {other:?}"),
     }
-}
-
-/// Peak resident set size (VmHWM) of a process, in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 /// A fresh transform and a fresh file for it.
@@ -200,7 +190,7 @@ async fn main() {
     let batch_ms = ms(started.elapsed());
     imported(&reply, BATCH_RECORDS);
 
-    let rss_kib = peak_rss_kib(stack.function_pid());
+    let rss_kib = peak_rss_kib(&stack.function_pid().to_string());
     let binary = env!("CARGO_BIN_EXE_glue-label-importer");
     let binary_bytes = std::fs::metadata(binary).map_or(0, |m| m.len());
     let zip_bytes = zip_size();

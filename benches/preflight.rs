@@ -1,24 +1,14 @@
 //! `make bench`: the preflight validator on a 10 MB label file — throughput and peak memory.
 //! The file is written to disk first and streamed from there, as the Lambda streams from S3.
 
+mod common;
+
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::time::Instant;
 
+use common::peak_rss_kib;
 use glue_label_importer::preflight::{validate, DEFAULT_MAX_BYTES};
-
-/// Peak resident set size of this process (VmHWM), in KiB.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_string)
-        })
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
 
 fn main() -> std::io::Result<()> {
     let path = std::env::temp_dir().join(format!("preflight-bench-{}.csv", std::process::id()));
@@ -42,7 +32,7 @@ fn main() -> std::io::Result<()> {
     out.flush()?;
     drop(out);
     let bytes = std::fs::metadata(&path)?.len();
-    let before = peak_rss_kib();
+    let before = peak_rss_kib("self");
 
     let runs = 5;
     let mut best = f64::MAX;
@@ -54,7 +44,7 @@ fn main() -> std::io::Result<()> {
         assert!(report.is_valid(), "{:?}", report.summary());
         rows = report.rows;
     }
-    let after = peak_rss_kib();
+    let after = peak_rss_kib("self");
     std::fs::remove_file(&path)?;
     let mb = bytes as f64 / (1024.0 * 1024.0);
     println!("preflight validator, {mb:.2} MiB label file, {rows} rows, best of {runs}:");
