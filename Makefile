@@ -102,6 +102,7 @@ FUZZ_SECONDS ?= 300
 CARGO_FUZZ_VERSION := 0.13.2
 FUZZ_TOOLS := $(abspath $(TARGET_DIR))/fuzz-tools
 fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@test -x $(FUZZ_TOOLS)/bin/cargo-fuzz \
 	  || cargo install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(FUZZ_TOOLS)
 	mkdir -p fuzz/corpus/intake && cp events/*.json fuzz/corpus/intake/
