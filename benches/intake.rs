@@ -26,6 +26,7 @@ fn route_all(payload: Value) -> usize {
     let notifications = match parse(payload).expect("a known shape") {
         Payload::Event(n) => vec![n],
         Payload::Batch(messages) => messages.into_iter().filter_map(|m| m.body.ok()).collect(),
+        Payload::Tick => vec![],
     };
     let mut routed = 0;
     for notification in notifications {

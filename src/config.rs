@@ -47,6 +47,14 @@ pub struct Config {
     pub metrics_namespace: String,
     /// The metrics' `FunctionName` dimension (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda).
     pub function_name: String,
+    /// Where the import ledger lives in each upload's bucket (`LEDGER_PREFIX`); ends with `/`
+    /// and never overlaps the labels prefix.
+    pub ledger_prefix: String,
+    /// The bucket whose ledger a tick reads (`LABELS_BUCKET`); without it ticks do nothing.
+    pub labels_bucket: Option<String>,
+    /// A start marked longer ago than this, with no answer recorded, was abandoned by its
+    /// process (`START_LEASE_SECONDS`); the next delivery or tick resolves it.
+    pub start_lease: Duration,
 }
 
 /// A variable is set to something the function cannot use.
@@ -70,6 +78,9 @@ impl Default for Config {
             max_label_file_bytes: crate::preflight::DEFAULT_MAX_BYTES,
             metrics_namespace: "GlueLabelImporter".into(),
             function_name: "glue-label-importer".into(),
+            ledger_prefix: "glue-label-importer/".into(),
+            labels_bucket: None,
+            start_lease: Duration::from_secs(60),
         }
     }
 }
@@ -84,7 +95,7 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = Config::default();
         let lookup = &lookup;
-        Ok(Config {
+        let config = Config {
             labels_prefix: var(
                 lookup,
                 "LABELS_PREFIX",
@@ -131,7 +142,29 @@ impl Config {
             function_name: lookup("AWS_LAMBDA_FUNCTION_NAME")
                 .filter(|name| !name.is_empty())
                 .unwrap_or(defaults.function_name),
-        })
+            ledger_prefix: var(
+                lookup,
+                "LEDGER_PREFIX",
+                parse_prefix,
+                defaults.ledger_prefix,
+            )?,
+            labels_bucket: lookup("LABELS_BUCKET").filter(|b| !b.is_empty()),
+            start_lease: var(
+                lookup,
+                "START_LEASE_SECONDS",
+                parse_lease,
+                defaults.start_lease,
+            )?,
+        };
+        let (ledger, labels) = (&config.ledger_prefix, &config.labels_prefix);
+        if ledger.starts_with(labels.as_str()) || labels.starts_with(ledger.as_str()) {
+            return Err(ConfigError {
+                var: "LEDGER_PREFIX",
+                value: ledger.clone(),
+                problem: format!("the ledger must live outside the labels prefix {labels:?} (and the labels prefix outside it), e.g. glue-label-importer/"),
+            });
+        }
+        Ok(config)
     }
 }
 
@@ -205,6 +238,13 @@ fn parse_bytes(value: &str) -> Result<u64, String> {
     }
 }
 
+fn parse_lease(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<u64>() {
+        Ok(n @ 1..=900) => Ok(Duration::from_secs(n)),
+        _ => Err("expected a whole number of seconds from 1 to 900".into()),
+    }
+}
+
 fn parse_concurrency(value: &str) -> Result<usize, String> {
     match value.trim().parse::<usize>() {
         Ok(n @ 1..=64) => Ok(n),
@@ -235,6 +275,9 @@ mod tests {
         assert!(!config.s3_force_path_style);
         assert!(config.preflight);
         assert_eq!(config.max_label_file_bytes, 10_485_760);
+        assert_eq!(config.ledger_prefix, "glue-label-importer/");
+        assert_eq!(config.labels_bucket, None);
+        assert_eq!(config.start_lease, Duration::from_secs(60));
     }
 
     #[test]
@@ -249,6 +292,9 @@ mod tests {
             ("MAX_LABEL_FILE_BYTES", "20971520"),
             ("METRICS_NAMESPACE", "Team/Labels"),
             ("AWS_LAMBDA_FUNCTION_NAME", "labels-importer"),
+            ("LEDGER_PREFIX", "_ledger"),
+            ("LABELS_BUCKET", "team-labels"),
+            ("START_LEASE_SECONDS", "5"),
         ])
         .unwrap();
         assert_eq!(
@@ -263,6 +309,9 @@ mod tests {
                 max_label_file_bytes: 20_971_520,
                 metrics_namespace: "Team/Labels".into(),
                 function_name: "labels-importer".into(),
+                ledger_prefix: "_ledger/".into(),
+                labels_bucket: Some("team-labels".into()),
+                start_lease: Duration::from_secs(5),
             }
         );
     }
@@ -281,6 +330,9 @@ mod tests {
             ("MAX_LABEL_FILE_BYTES", "10MB", "invalid configuration: MAX_LABEL_FILE_BYTES=\"10MB\": expected a positive number of bytes, e.g. 10485760"),
             ("METRICS_NAMESPACE", "", "invalid configuration: METRICS_NAMESPACE=\"\": expected a CloudWatch namespace such as GlueLabelImporter (1-255 characters: letters, digits, . - _ / # : and spaces; not AWS/...)"),
             ("METRICS_NAMESPACE", "AWS/Lambda", "invalid configuration: METRICS_NAMESPACE=\"AWS/Lambda\": expected a CloudWatch namespace such as GlueLabelImporter (1-255 characters: letters, digits, . - _ / # : and spaces; not AWS/...)"),
+            ("START_LEASE_SECONDS", "0", "invalid configuration: START_LEASE_SECONDS=\"0\": expected a whole number of seconds from 1 to 900"),
+            ("LEDGER_PREFIX", "labels/ledger/", "invalid configuration: LEDGER_PREFIX=\"labels/ledger/\": the ledger must live outside the labels prefix \"labels/\" (and the labels prefix outside it), e.g. glue-label-importer/"),
+            ("LEDGER_PREFIX", "labels", "invalid configuration: LEDGER_PREFIX=\"labels/\": the ledger must live outside the labels prefix \"labels/\" (and the labels prefix outside it), e.g. glue-label-importer/"),
         ];
         for (var, value, want) in cases {
             assert_eq!(read(&[(var, value)]).unwrap_err().to_string(), want);

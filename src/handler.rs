@@ -1,8 +1,10 @@
-//! The Lambda handler: every record of one event, concurrently, into one response.
+//! The Lambda handler: dispatches each invocation — the uploads of one event, concurrently,
+//! into one response; or the scheduled tick.
 //!
 //! A direct event (S3 notification, EventBridge) succeeds or fails as a whole, so Lambda's
 //! retries and on-failure destination apply to it. An SQS batch always succeeds and names the
-//! messages to deliver again (`batchItemFailures`, with `ReportBatchItemFailures`).
+//! messages to deliver again (`batchItemFailures`, with `ReportBatchItemFailures`). A tick
+//! always succeeds with its report: what it could not do stays for the next tick.
 
 use std::collections::HashSet;
 
@@ -17,14 +19,17 @@ use crate::importer::{self, ImportOptions};
 use crate::intake::{self, Message, Notification, Payload, Record, UnknownEvent};
 use crate::metrics::Metrics;
 use crate::outcome::{Failed, Imported, Outcome, Skipped};
+use crate::tick::{self, TickReport};
 use crate::State;
 
-/// The success response: a report for a direct event, the failed messages for an SQS batch.
+/// The success response: a report for a direct event, the failed messages for an SQS batch,
+/// what a tick did.
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Response {
     Report(Report),
     Batch(SqsBatchResponse),
+    Tick { tick: TickReport },
 }
 
 /// What happened to the records of a direct event.
@@ -118,6 +123,9 @@ async fn dispatch(
         Ok(Payload::Batch(messages)) => Ok(Response::Batch(
             batch(state, request_id, messages, metrics).await,
         )),
+        Ok(Payload::Tick) => Ok(Response::Tick {
+            tick: tick::run(state, metrics).await,
+        }),
         Err(e) => {
             error!(request_id, "{e}");
             metrics.invalid_event();
@@ -236,6 +244,7 @@ fn log(request_id: &str, message_id: Option<&str>, outcome: &Outcome) {
             transform_id = i.transform_id,
             task_run_id = i.task_run_id,
             replace_all_labels = i.replace_all_labels,
+            ledger_entry = i.ledger_entry,
             "imported"
         ),
         Outcome::Skipped(s) => info!(

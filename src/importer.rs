@@ -1,25 +1,28 @@
 //! One record, start to finish: route → HeadObject → replace flag → duplicate check →
-//! preflight → StartImportLabelsTaskRun → receipt tag.
+//! preflight → ledger entry → start (exactly once, see [`crate::start`]) → receipt and status tags.
 
 use aws_sdk_glue::config::http::HttpResponse;
-use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_glue::primitives::DateTime;
-use aws_sdk_glue::types::{TaskRun, TaskRunFilterCriteria, TaskType};
-use aws_sdk_s3::types::{Tag, Tagging};
+use aws_sdk_glue::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::types::Tag;
 use tracing::warn;
 
+use crate::glue;
 use crate::intake::{decode_key, Record};
+use crate::ledger::{self, Entry, ImportState, Ledger, PutMode, Upload};
 use crate::outcome::{
     Failed, ImportError, Imported, NotImported, Outcome, SkipReason, Skipped, RECEIPT_TAG,
 };
-use crate::{metadata, preflight, route, State};
+use crate::start::{self, Forward};
+use crate::{metadata, preflight, route, tags, State};
 
 /// What an operator may override when importing by hand (the Lambda uses the defaults).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportOptions {
     /// `ReplaceAllLabels` regardless of the object's metadata.
     pub replace_all_labels: Option<bool>,
-    /// Start the import even when the receipt tag or Glue's history shows one.
+    /// Start the import even when the receipt tag, Glue's history or the ledger shows one
+    /// (a new ledger entry is made).
     pub skip_duplicate_check: bool,
 }
 
@@ -87,7 +90,8 @@ fn not_imported(
     }
 }
 
-/// HeadObject → replace flag → duplicate check → preflight → start → receipt, for a routed record.
+/// HeadObject → replace flag → duplicate check → preflight → ledger entry and start → tags,
+/// for a routed record.
 async fn import(
     state: &State,
     record: &Record,
@@ -107,7 +111,9 @@ async fn import(
         )?,
     };
     let input_s3_path = format!("s3://{bucket}/{key}");
-    let tags = existing_tags(state, bucket, key).await;
+    let upload = upload(record, key, &head);
+    let version = upload.version_id.as_deref();
+    let tags = tags::read(state, bucket, key, version).await;
     if !options.skip_duplicate_check {
         if let Some(duplicate) =
             already_imported(state, tags.as_deref(), transform_id, &input_s3_path, record).await?
@@ -121,23 +127,41 @@ async fn import(
         Vec::new()
     };
 
-    let started = state
-        .glue
-        .start_import_labels_task_run()
-        .transform_id(transform_id)
-        .input_s3_path(&input_s3_path)
-        .replace_all_labels(replace_all_labels)
-        .send()
-        .await
-        .map_err(|e| glue_error("StartImportLabelsTaskRun", transform_id, e))?;
-    let task_run_id = started.task_run_id().unwrap_or_default().to_string();
-
-    if let Err(problem) = write_receipt(state, bucket, key, tags, &task_run_id).await {
-        warn!(
-            bucket,
-            key, task_run_id, "receipt tag not written: {problem}"
-        );
+    let ledger = Ledger::new(&state.s3, bucket, &config.ledger_prefix);
+    let salt = options.skip_duplicate_check.then(ledger::attempt_token);
+    let upload_id = upload.id(salt.as_deref());
+    let entry_key = ledger.entry_key(transform_id, &upload_id);
+    let entry = Entry::new(
+        &upload,
+        transform_id,
+        &input_s3_path,
+        replace_all_labels,
+        ImportState::Starting,
+        ledger::now(),
+    );
+    let started = start_in_ledger(state, &ledger, &upload_id, &entry_key, entry).await;
+    // The tags follow the entry: STARTING with the receipt, QUEUED after a passing refusal,
+    // FAILED after a final one; a duplicate leaves them to the delivery that started it.
+    let shown = match &started {
+        Ok(id) => Some((ImportState::Starting, Some(id.as_str()))),
+        Err(NotImported::Failed(e @ ImportError::Glue { .. })) if e.is_retryable() => {
+            Some((ImportState::Queued, None))
+        }
+        Err(NotImported::Failed(ImportError::Glue { .. })) => Some((ImportState::Failed, None)),
+        Err(_) => None,
+    };
+    if let Some((status, task_run_id)) = shown {
+        let status = status.as_str();
+        if let Err(problem) =
+            tags::write(state, bucket, key, version, tags, status, task_run_id).await
+        {
+            warn!(
+                bucket,
+                key, task_run_id, status, "receipt and status tags not written: {problem}"
+            );
+        }
     }
+    let task_run_id = started?;
     Ok(Imported {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -145,8 +169,106 @@ async fn import(
         input_s3_path,
         replace_all_labels,
         task_run_id,
+        ledger_entry: format!("s3://{bucket}/{entry_key}"),
         warnings,
     })
+}
+
+/// The upload as the ledger knows it: the object's ETag, version and Last-Modified as
+/// HeadObject saw them (the same for every delivery), the event's time as its upload time.
+fn upload(record: &Record, key: &str, head: &HeadObjectOutput) -> Upload {
+    Upload {
+        bucket: record.bucket.clone(),
+        key: key.to_string(),
+        etag: head
+            .e_tag()
+            .map(|e| e.trim_matches('"').to_string())
+            .or_else(|| record.etag.clone())
+            .unwrap_or_default(),
+        version_id: head.version_id().map(str::to_string),
+        last_modified: head.last_modified().map(|t| t.secs()),
+        uploaded_at: record.event_time,
+    }
+}
+
+/// Creates the upload's ledger entry, marked, and starts its import; or, when a delivery
+/// before this one made the entry, does what the entry calls for.
+async fn start_in_ledger(
+    state: &State,
+    ledger: &Ledger<'_>,
+    upload_id: &str,
+    entry_key: &str,
+    entry: Entry,
+) -> Result<String, NotImported> {
+    ledger
+        .open(&entry.transform_id, upload_id)
+        .await
+        .map_err(ImportError::from)?;
+    let mut forward = start::take_forward(
+        state,
+        ledger,
+        entry_key,
+        entry,
+        PutMode::Create,
+        start::ATTEMPTS,
+    )
+    .await?;
+    // Lost: another writer changed the entry first. Read what it holds and act on that; a
+    // second loss means the upload is in other hands.
+    for _ in 0..2 {
+        if !matches!(forward, Forward::Lost) {
+            break;
+        }
+        forward = meet_existing(state, ledger, entry_key).await?;
+    }
+    match forward {
+        Forward::Started { task_run_id, .. } => Ok(task_run_id),
+        Forward::Refused { error } | Forward::Queued { error } => Err(error.into()),
+        Forward::Lost => Err(SkipReason::LedgerEntry {
+            state: "changed by another delivery".into(),
+            task_run_id: None,
+        }
+        .into()),
+    }
+}
+
+/// An entry a delivery before this one made: a duplicate to report, a refusal to report
+/// again, or a waiting (or abandoned) start to take forward.
+async fn meet_existing(
+    state: &State,
+    ledger: &Ledger<'_>,
+    entry_key: &str,
+) -> Result<Forward, NotImported> {
+    let Some(stored) = ledger.get(entry_key).await.map_err(ImportError::from)? else {
+        return Ok(Forward::Lost);
+    };
+    let entry = &stored.entry;
+    if entry.start_in_flight() {
+        if !entry.mark_expired(state.config.start_lease, ledger::now()) {
+            let since = entry.marked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+            return Err(SkipReason::StartInFlight { since }.into());
+        }
+        return Ok(start::resume(state, ledger, stored, start::ATTEMPTS).await?);
+    }
+    if entry.state == ImportState::Queued {
+        let mode = PutMode::Update(stored.etag.clone());
+        let entry = stored.entry;
+        return Ok(
+            start::take_forward(state, ledger, entry_key, entry, mode, start::ATTEMPTS).await?,
+        );
+    }
+    if entry.state == ImportState::Failed && entry.task_run_id.is_none() {
+        return Err(ImportError::RefusedEarlier {
+            entry: format!("s3://{}/{entry_key}", ledger.bucket()),
+            error: entry.error_string.clone().unwrap_or_default(),
+        }
+        .into());
+    }
+    Err(SkipReason::LedgerEntry {
+        state: entry.state.to_string(),
+        task_run_id: entry.task_run_id.clone(),
+    }
+    .into())
 }
 
 /// HeadObject pinned to the event's ETag: the object's metadata, or why there is nothing to do.
@@ -199,7 +321,7 @@ async fn already_imported(
             task_run_id: receipt.value().to_string(),
         }));
     }
-    let run = earlier_run(state, transform_id, input_s3_path, record).await?;
+    let run = glue::import_run_since(state, transform_id, input_s3_path, record.event_time).await?;
     Ok(run.map(|run| SkipReason::GlueHistory {
         task_run_id: run.task_run_id().unwrap_or_default().to_string(),
         status: run.status().map(|s| s.as_str()).unwrap_or("?").to_string(),
@@ -231,95 +353,6 @@ async fn preflight(
     Ok(report.warnings)
 }
 
-/// The object's tags, or `None` (with a warning) when they cannot be read.
-async fn existing_tags(state: &State, bucket: &str, key: &str) -> Option<Vec<Tag>> {
-    match state
-        .s3
-        .get_object_tagging()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-    {
-        Ok(out) => Some(out.tag_set),
-        Err(e) => {
-            warn!(
-                bucket,
-                key,
-                "cannot read the object's tags, relying on Glue's history alone: {}",
-                DisplayErrorContext(&e)
-            );
-            None
-        }
-    }
-}
-
-/// An IMPORT_LABELS run of this file that started after the event, from Glue's own history.
-async fn earlier_run(
-    state: &State,
-    transform_id: &str,
-    input_s3_path: &str,
-    record: &Record,
-) -> Result<Option<TaskRun>, ImportError> {
-    let filter = TaskRunFilterCriteria::builder()
-        .task_run_type(TaskType::ImportLabels)
-        .started_after(DateTime::from_millis(record.event_time.timestamp_millis()))
-        .build();
-    let mut pages = state
-        .glue
-        .get_ml_task_runs()
-        .transform_id(transform_id)
-        .filter(filter)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| glue_error("GetMLTaskRuns", transform_id, e))?;
-        let same_file = |run: &&TaskRun| {
-            run.properties()
-                .and_then(|p| p.import_labels_task_run_properties())
-                .and_then(|p| p.input_s3_path())
-                == Some(input_s3_path)
-        };
-        if let Some(run) = page.task_runs().iter().find(same_file) {
-            return Ok(Some(run.clone()));
-        }
-    }
-    Ok(None)
-}
-
-/// Adds the receipt tag (replacing an earlier one), keeping the object's other tags.
-async fn write_receipt(
-    state: &State,
-    bucket: &str,
-    key: &str,
-    tags: Option<Vec<Tag>>,
-    task_run_id: &str,
-) -> Result<(), String> {
-    let mut tags =
-        tags.ok_or("the existing tags could not be read, and writing would drop them")?;
-    tags.push(
-        Tag::builder()
-            .key(RECEIPT_TAG)
-            .value(task_run_id)
-            .build()
-            .map_err(|e| e.to_string())?,
-    );
-    let tagging = Tagging::builder()
-        .set_tag_set(Some(tags))
-        .build()
-        .map_err(|e| e.to_string())?;
-    state
-        .s3
-        .put_object_tagging()
-        .bucket(bucket)
-        .key(key)
-        .tagging(tagging)
-        .send()
-        .await
-        .map_err(|e| DisplayErrorContext(&e).to_string())?;
-    Ok(())
-}
-
 fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())
 }
@@ -334,40 +367,5 @@ pub(crate) fn s3_error<E: std::error::Error + 'static>(
             operation,
             message: DisplayErrorContext(&err).to_string(),
         },
-    }
-}
-
-fn glue_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    operation: &'static str,
-    transform_id: &str,
-    err: SdkError<E, HttpResponse>,
-) -> ImportError {
-    let (code, message) = match &err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let code = e
-                .code()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("HTTP {}", service.raw().status().as_u16()));
-            (code, e.message().unwrap_or("no message").to_string())
-        }
-        SdkError::ConstructionFailure(_) => (
-            "RequestConstruction".to_string(),
-            DisplayErrorContext(&err).to_string(),
-        ),
-        SdkError::TimeoutError(_) => (
-            "Timeout".to_string(),
-            "no answer within the SDK timeouts".to_string(),
-        ),
-        _ => (
-            "NetworkError".to_string(),
-            DisplayErrorContext(&err).to_string(),
-        ),
-    };
-    ImportError::Glue {
-        operation,
-        code,
-        message,
-        transform_id: transform_id.to_string(),
     }
 }

@@ -20,6 +20,9 @@ pub enum Payload {
     Event(Notification),
     /// An SQS batch: every message succeeds or fails on its own.
     Batch(Vec<Message>),
+    /// EventBridge's `Scheduled Event` (`source: aws.events`): the tick that follows the
+    /// ledger's open imports.
+    Tick,
 }
 
 /// One SQS message and what its body holds.
@@ -62,7 +65,7 @@ impl Record {
 /// A payload or SQS message body that is none of the shapes this function reads.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum UnknownEvent {
-    #[error("the event is not one this function reads ({0}); send an S3 event notification ({{\"Records\": [...]}}), an EventBridge \"Object Created\" event from aws.s3, or an SQS batch of S3 notifications (events/ has one of each)")]
+    #[error("the event is not one this function reads ({0}); send an S3 event notification ({{\"Records\": [...]}}), an EventBridge \"Object Created\" event from aws.s3, an SQS batch of S3 notifications, or the tick's EventBridge \"Scheduled Event\" (events/ has one of each)")]
     Payload(String),
     #[error("the message body is not an S3 event notification, an s3:TestEvent, an EventBridge event from aws.s3 or an SNS notification of one ({0}); check what sends messages to this queue")]
     MessageBody(String),
@@ -90,6 +93,11 @@ pub fn parse(payload: Value) -> Result<Payload, UnknownEvent> {
             })
             .collect::<Result<_, _>>()
             .map(Payload::Batch);
+    }
+    if payload.get("source").and_then(Value::as_str) == Some("aws.events")
+        && payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+    {
+        return Ok(Payload::Tick);
     }
     notification(payload)
         .map(Payload::Event)

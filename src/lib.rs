@@ -1,20 +1,27 @@
 //! glue-label-importer: an S3 upload under the labels prefix starts exactly one AWS Glue
 //! FindMatches label import.
 //!
-//! The flow, per record: [`intake`] (event → records, key decoding) → [`route`] (key →
-//! transform ID) → HeadObject → [`metadata`] (replace flag) → duplicate check → start → receipt
-//! tag, all in [`importer`]; [`handler`] runs the records of one event and builds the response.
+//! The flow, per upload: [`intake`] (event → records, key decoding) → [`route`] (key →
+//! transform ID) → HeadObject → [`metadata`] (replace flag) → duplicate check → [`preflight`]
+//! → [`ledger`] entry → [`start`] (exactly once) → [`tags`], all in [`importer`]. Per bucket,
+//! on a schedule: [`tick`] follows every open import of the ledger to its end. [`handler`]
+//! dispatches each invocation and builds the response.
 
 pub mod config;
+pub mod glue;
 pub mod handler;
 pub mod importer;
 pub mod intake;
+pub mod ledger;
 pub mod logging;
 pub mod metadata;
 pub mod metrics;
 pub mod outcome;
 pub mod preflight;
 pub mod route;
+pub mod start;
+pub mod tags;
+pub mod tick;
 
 pub use config::{Config, ConfigError};
 

@@ -1,5 +1,6 @@
 //! One CloudWatch Embedded Metric Format line per invocation, on standard output: how many
-//! records were imported, skipped (by reason) and failed (by class). CloudWatch Logs turns the
+//! records were imported, skipped (by reason) and failed (by class), and how many imports a
+//! tick saw end (succeeded, failed) with their upload-to-end seconds. CloudWatch Logs turns the
 //! line into metrics in `METRICS_NAMESPACE` with the dimension `FunctionName`; no API call.
 
 use std::io::Write;
@@ -7,12 +8,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::outcome::{Outcome, SkipReason};
+use crate::ledger::ImportState;
+use crate::outcome::{ImportError, Outcome, SkipReason};
 use crate::Config;
 
 /// The counts of one invocation. Every metric is written every time (zeros included), so
-/// alarms and dashboards never see missing data.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+/// alarms and dashboards never see missing data; `ImportSeconds` only when an import ended.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Metrics {
     imported: u64,
     skipped_duplicate: u64,
@@ -25,6 +27,10 @@ pub struct Metrics {
     failed_permanent: u64,
     failed_retryable: u64,
     failed_invalid_event: u64,
+    import_succeeded: u64,
+    import_failed: u64,
+    /// Upload-to-end seconds of every import that ended.
+    import_seconds: Vec<f64>,
 }
 
 impl Metrics {
@@ -33,9 +39,27 @@ impl Metrics {
         match outcome {
             Outcome::Imported(_) => self.imported += 1,
             Outcome::Skipped(s) => *self.skipped(&s.reason) += 1,
-            Outcome::Failed(f) if f.error.is_retryable() => self.failed_retryable += 1,
-            Outcome::Failed(_) => self.failed_permanent += 1,
+            Outcome::Failed(f) => self.failure(&f.error),
         }
+    }
+
+    /// Counts a failure to start an import (a record's, or a tick's).
+    pub fn failure(&mut self, error: &ImportError) {
+        if error.is_retryable() {
+            self.failed_retryable += 1;
+        } else {
+            self.failed_permanent += 1;
+        }
+    }
+
+    /// Counts an import that ended: SUCCEEDED, or FAILED / STOPPED / TIMEOUT.
+    pub fn import_ended(&mut self, state: ImportState, upload_to_end_seconds: Option<f64>) {
+        if state == ImportState::Succeeded {
+            self.import_succeeded += 1;
+        } else {
+            self.import_failed += 1;
+        }
+        self.import_seconds.extend(upload_to_end_seconds);
     }
 
     /// Counts a payload or SQS message body of no known shape.
@@ -47,7 +71,9 @@ impl Metrics {
         match reason {
             SkipReason::ReceiptTag { .. }
             | SkipReason::GlueHistory { .. }
-            | SkipReason::RepeatedInEvent => &mut self.skipped_duplicate,
+            | SkipReason::RepeatedInEvent
+            | SkipReason::LedgerEntry { .. }
+            | SkipReason::StartInFlight { .. } => &mut self.skipped_duplicate,
             SkipReason::StaleEvent { .. } => &mut self.skipped_stale_event,
             SkipReason::ObjectGone => &mut self.skipped_object_gone,
             SkipReason::OutsidePrefix { .. } => &mut self.skipped_outside_prefix,
@@ -58,7 +84,7 @@ impl Metrics {
     }
 
     /// Every metric's name and count; the totals are the sums of their parts.
-    pub fn counts(&self) -> [(&'static str, u64); 13] {
+    pub fn counts(&self) -> [(&'static str, u64); 15] {
         let skipped = self.skipped_duplicate
             + self.skipped_stale_event
             + self.skipped_object_gone
@@ -84,16 +110,21 @@ impl Metrics {
             ("FailedPermanent", self.failed_permanent),
             ("FailedRetryable", self.failed_retryable),
             ("FailedInvalidEvent", self.failed_invalid_event),
+            ("ImportSucceeded", self.import_succeeded),
+            ("ImportFailed", self.import_failed),
         ]
     }
 
     /// The EMF document: `_aws` metadata, the `FunctionName` dimension and every count.
     pub fn to_emf(&self, namespace: &str, function_name: &str, timestamp_ms: u64) -> Value {
         let counts = self.counts();
-        let definitions: Vec<Value> = counts
+        let mut definitions: Vec<Value> = counts
             .iter()
             .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
             .collect();
+        if !self.import_seconds.is_empty() {
+            definitions.push(json!({"Name": "ImportSeconds", "Unit": "Seconds"}));
+        }
         let mut line = Map::new();
         line.insert(
             "_aws".into(),
@@ -105,6 +136,9 @@ impl Metrics {
         line.insert("FunctionName".into(), json!(function_name));
         for (name, count) in counts {
             line.insert(name.into(), json!(count));
+        }
+        if !self.import_seconds.is_empty() {
+            line.insert("ImportSeconds".into(), json!(self.import_seconds));
         }
         Value::Object(line)
     }
@@ -155,6 +189,7 @@ mod tests {
             input_s3_path: "s3://b/k".into(),
             replace_all_labels: false,
             task_run_id: "tsk".into(),
+            ledger_entry: "s3://b/glue-label-importer/entries/t/0.json".into(),
             warnings: vec![],
         }));
         m.record(&skipped(SkipReason::RepeatedInEvent));
@@ -168,14 +203,18 @@ mod tests {
             message: "503".into(),
         }));
         m.invalid_event();
+        m.import_ended(ImportState::Succeeded, Some(12.5));
+        m.import_ended(ImportState::Timeout, Some(3600.0));
+        m.import_ended(ImportState::Failed, None);
 
         let emf = m.to_emf("GlueLabelImporter", "fn-1", 1_795_946_400_000);
-        let definitions: Vec<Value> = Metrics::default()
+        let mut definitions: Vec<Value> = Metrics::default()
             .counts()
             .iter()
             .map(|(n, _)| json!({"Name": n, "Unit": "Count"}))
             .collect();
-        assert_eq!(definitions.len(), 13);
+        assert_eq!(definitions.len(), 15);
+        definitions.push(json!({"Name": "ImportSeconds", "Unit": "Seconds"}));
         assert_eq!(
             emf,
             json!({"_aws": {"Timestamp": 1_795_946_400_000_u64, "CloudWatchMetrics": [{
@@ -185,7 +224,25 @@ mod tests {
                    "Imported": 1, "Skipped": 3, "SkippedDuplicate": 2, "SkippedStaleEvent": 0,
                    "SkippedObjectGone": 1, "SkippedOutsidePrefix": 0, "SkippedNoTransformSegment": 0,
                    "SkippedFolderMarker": 0, "SkippedNotObjectCreated": 0,
-                   "Failed": 3, "FailedPermanent": 1, "FailedRetryable": 1, "FailedInvalidEvent": 1})
+                   "Failed": 3, "FailedPermanent": 1, "FailedRetryable": 1, "FailedInvalidEvent": 1,
+                   "ImportSucceeded": 1, "ImportFailed": 2, "ImportSeconds": [12.5, 3600.0]})
+        );
+    }
+
+    #[test]
+    fn import_seconds_are_left_out_when_no_import_ended() {
+        let emf = Metrics::default().to_emf("N", "f", 0);
+        assert!(emf.get("ImportSeconds").is_none());
+        let names: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert!(!names.contains(&"ImportSeconds"));
+        assert_eq!(
+            (&emf["ImportSucceeded"], &emf["ImportFailed"]),
+            (&json!(0), &json!(0))
         );
     }
 }

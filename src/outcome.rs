@@ -2,8 +2,12 @@
 
 use serde::Serialize;
 
+use crate::ledger::LedgerError;
+
 /// Name of the tag written on an imported object: its value is the Glue task run ID.
 pub const RECEIPT_TAG: &str = "glue-import-task-run-id";
+/// Name of the tag that shows where the object's import stands (its ledger entry's state).
+pub const STATUS_TAG: &str = "glue-import-status";
 
 /// A record whose import was started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -15,6 +19,8 @@ pub struct Imported {
     pub input_s3_path: String,
     pub replace_all_labels: bool,
     pub task_run_id: String,
+    /// The upload's ledger entry (`aws s3 cp` it to read where the import stands).
+    pub ledger_entry: String,
     /// Preflight warnings (the import still started).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -73,6 +79,13 @@ pub enum SkipReason {
     ReceiptTag { task_run_id: String },
     #[error("duplicate: Glue task run {task_run_id} ({status}) already imports this file")]
     GlueHistory { task_run_id: String, status: String },
+    #[error("duplicate: the import ledger already has this upload ({state}{})", task_run_id.as_deref().map(|id| format!(", task run {id}")).unwrap_or_default())]
+    LedgerEntry {
+        state: String,
+        task_run_id: Option<String>,
+    },
+    #[error("duplicate: another delivery is starting this upload's import (ledger entry STARTING since {since})")]
+    StartInFlight { since: String },
 }
 
 /// Why a record failed. Every message says what to do next.
@@ -101,6 +114,15 @@ pub enum ImportError {
         operation: &'static str,
         message: String,
     },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("Glue refused this upload's import earlier: {error} (ledger entry {entry}); fix the cause, then upload the file again or re-drive it with `import-labels import --force`")]
+    RefusedEarlier { entry: String, error: String },
+    #[error("the start of the import got no clear answer ({start_error}) and Glue's history could not be read to tell whether it began ({history_error}); the ledger entry stays marked and the next delivery or tick settles it")]
+    StartUndecided {
+        start_error: String,
+        history_error: String,
+    },
     #[error(
         "Glue {operation} failed with {code}: {message}; {}",
         glue_hint(code, transform_id)
@@ -117,7 +139,8 @@ impl ImportError {
     /// Whether invoking again with the same event can help.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ImportError::S3 { .. } => true,
+            ImportError::S3 { .. } | ImportError::StartUndecided { .. } => true,
+            ImportError::Ledger(e) => e.is_retryable(),
             ImportError::Glue { code, .. } => !is_permanent_glue_code(code),
             _ => false,
         }

@@ -248,7 +248,8 @@ async fn import_runs_the_lambda_pipeline_and_force_redrives() {
     assert_eq!(
         tags,
         [
-            ("glue-import-task-run-id".to_string(), second_run),
+            ("glue-import-status".to_string(), "STARTING".to_string()),
+            ("glue-import-task-run-id".into(), second_run),
             ("team".into(), "risk".into())
         ]
     );

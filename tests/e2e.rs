@@ -28,6 +28,7 @@ fn throttle_starts(stack: &Stack, count: u32) {
         error: "ThrottlingException".into(),
         count,
         message: None,
+        lost_answer: false,
     });
 }
 
@@ -55,7 +56,35 @@ async fn imports_an_uploaded_file_once_and_glue_counts_its_labels() {
     assert_eq!(
         reply,
         json!({"imported": [{"bucket": BUCKET, "key": file.key, "transformId": TFM, "inputS3Path": path,
-                             "replaceAllLabels": false, "taskRunId": run_id}], "skipped": []})
+                             "replaceAllLabels": false, "taskRunId": run_id,
+                             "ledgerEntry": reply["imported"][0]["ledgerEntry"]}], "skipped": []})
+    );
+    let entry_uri = reply["imported"][0]["ledgerEntry"].as_str().unwrap();
+    let prefix = format!("s3://{BUCKET}/glue-label-importer/entries/{TFM}/");
+    let id = entry_uri
+        .strip_prefix(&prefix)
+        .and_then(|r| r.strip_suffix(".json"));
+    assert!(
+        id.is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{entry_uri}"
+    );
+    let entry = stack.ledger_entry(&json!(entry_uri)).await;
+    assert_eq!(
+        (
+            &entry["state"],
+            &entry["taskRunId"],
+            &entry["etag"],
+            &entry["transformId"],
+            &entry["revision"]
+        ),
+        (
+            &json!("STARTING"),
+            &json!(run_id),
+            &json!(file.etag),
+            &json!(TFM),
+            &json!(2)
+        ),
+        "created marked (revision 1), then the run recorded (revision 2): {entry}"
     );
     assert_eq!(stack.final_status(TFM, run_id).await, "SUCCEEDED");
     assert_eq!(stack.label_count(TFM).await, SAMPLE_ROWS);
@@ -342,7 +371,7 @@ async fn without_a_receipt_tag_glue_history_still_stops_a_second_import() {
         .unwrap()
         .to_string();
     assert!(
-        stack.logs().contains("receipt tag not written"),
+        stack.logs().contains("receipt and status tags not written"),
         "{}",
         stack.logs()
     );
@@ -379,7 +408,8 @@ async fn the_receipt_tag_is_added_beside_existing_tags() {
     assert_eq!(
         tags,
         [
-            ("glue-import-task-run-id".to_string(), run_id),
+            ("glue-import-status".to_string(), "STARTING".to_string()),
+            ("glue-import-task-run-id".into(), run_id),
             ("owner".into(), "ana".into()),
             ("team".into(), "risk".into())
         ]
@@ -392,7 +422,7 @@ async fn a_malformed_event_fails_and_the_same_process_serves_the_next() {
     stack.transform(TFM).await;
     let (error_type, message) = error(stack.runtime.invoke(&json!({"hello": "world"})).await);
     assert_eq!(error_type, "InvalidEvent");
-    assert_eq!(message, "the event is not one this function reads (it has no Records, is no EventBridge event from aws.s3 and no s3:TestEvent); send an S3 event notification ({\"Records\": [...]}), an EventBridge \"Object Created\" event from aws.s3, or an SQS batch of S3 notifications (events/ has one of each)");
+    assert_eq!(message, "the event is not one this function reads (it has no Records, is no EventBridge event from aws.s3 and no s3:TestEvent); send an S3 event notification ({\"Records\": [...]}), an EventBridge \"Object Created\" event from aws.s3, an SQS batch of S3 notifications, or the tick's EventBridge \"Scheduled Event\" (events/ has one of each)");
     let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-29T10:00:00.000Z", "Bucket": BUCKET, "RequestId": "1", "HostId": "2"});
     assert_eq!(
         response(stack.runtime.invoke(&test_event).await),

@@ -42,7 +42,15 @@ async fn an_eventbridge_event_imports_once() {
     assert_eq!(
         reply,
         json!({"imported": [{"bucket": BUCKET, "key": key, "transformId": TFM, "inputS3Path": path,
-                             "replaceAllLabels": true, "taskRunId": run_id}], "skipped": []})
+                             "replaceAllLabels": true, "taskRunId": run_id,
+                             "ledgerEntry": reply["imported"][0]["ledgerEntry"]}], "skipped": []})
+    );
+    let entry = stack
+        .ledger_entry(&reply["imported"][0]["ledgerEntry"])
+        .await;
+    assert_eq!(
+        (entry["key"].as_str(), entry["taskRunId"].as_str()),
+        (Some(key.as_str()), Some(run_id))
     );
     assert_eq!(stack.final_status(TFM, run_id).await, "SUCCEEDED");
 

@@ -40,6 +40,8 @@ fn expected(file: &str) -> Option<Vec<Vec<(String, Route)>>> {
             Route::Skipped,
         )]],
         "s3-test-event.json" => vec![vec![]],
+        // The tick names no upload.
+        "scheduled-tick.json" => vec![],
         // A test event, a good record, a record whose transform ID is empty.
         "sqs-batch.json" => vec![
             vec![],
@@ -84,9 +86,13 @@ fn every_sample_event_parses_and_routes() {
                 .into_iter()
                 .map(|m| routes(m.body.unwrap()))
                 .collect(),
+            Payload::Tick => {
+                assert_eq!(name, "scheduled-tick.json", "only the tick event is a tick");
+                vec![]
+            }
         };
         assert_eq!(got, want, "events/{name}");
         seen += 1;
     }
-    assert_eq!(seen, 8, "every file in events/ is checked");
+    assert_eq!(seen, 9, "every file in events/ is checked");
 }

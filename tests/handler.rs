@@ -44,7 +44,12 @@ async fn imports_a_labeled_file_with_the_exact_glue_request() {
                 .map(|t| t.tag_set().iter().map(|t| (t.key(), t.value())).collect())
                 .unwrap_or_default();
             r.key() == Some(expected_key.as_str())
-                && set == [("team", "risk"), ("glue-import-task-run-id", "tsk-1")]
+                && set
+                    == [
+                        ("team", "risk"),
+                        ("glue-import-task-run-id", "tsk-1"),
+                        ("glue-import-status", "STARTING"),
+                    ]
         })
         .then_output(|| PutObjectTaggingOutput::builder().build());
     let hist = mock!(aws_sdk_glue::Client::get_ml_task_runs)
@@ -65,11 +70,12 @@ async fn imports_a_labeled_file_with_the_exact_glue_request() {
     let raw_key = format!("labels/{TFM}/round+1+%C3%A9+a%2Bb.csv");
     let response = report(&state, event(vec![s3_record(&raw_key, "etag-1")])).await;
 
+    let entry = entry_key(&format!("labels/{TFM}/round 1 é a+b.csv"), "etag-1");
     assert_eq!(
         serde_json::to_value(&response).unwrap(),
         json!({"imported": [{"bucket": "bkt", "key": format!("labels/{TFM}/round 1 é a+b.csv"),
                              "transformId": TFM, "inputS3Path": path, "replaceAllLabels": true,
-                             "taskRunId": "tsk-1"}],
+                             "taskRunId": "tsk-1", "ledgerEntry": format!("s3://bkt/{entry}")}],
                "skipped": []})
     );
     assert_eq!(
@@ -276,7 +282,7 @@ async fn a_payload_of_no_known_shape_is_an_invalid_event() {
         assert_eq!(diagnostic.error_type, "InvalidEvent");
         assert_eq!(
             diagnostic.error_message,
-            format!("the event is not one this function reads ({why}); send an S3 event notification ({{\"Records\": [...]}}), an EventBridge \"Object Created\" event from aws.s3, or an SQS batch of S3 notifications (events/ has one of each)")
+            format!("the event is not one this function reads ({why}); send an S3 event notification ({{\"Records\": [...]}}), an EventBridge \"Object Created\" event from aws.s3, an SQS batch of S3 notifications, or the tick's EventBridge \"Scheduled Event\" (events/ has one of each)")
         );
     }
 }
@@ -362,7 +368,8 @@ async fn permanent_glue_errors_fail_without_retrying() {
             d.error_message,
             format!("1 of 1 record(s) failed: s3://bkt/{key}: Glue StartImportLabelsTaskRun failed with {code}: {message}; {hint}")
         );
-        assert_eq!((start.num_calls(), p.num_calls()), (1, 0), "{code}");
+        // Sent once; the entry ends FAILED, and so does the object's status tag.
+        assert_eq!((start.num_calls(), p.num_calls()), (1, 1), "{code}");
     }
 }
 
@@ -389,8 +396,9 @@ async fn an_unknown_transform_fails_at_the_history_check() {
     assert_eq!(start.num_calls(), 0);
 }
 
-/// Throttling and 5xx are retried by the SDK (3 attempts); an unknown code is not retried by
-/// the SDK but still reported as retryable.
+/// A start is never resent by the SDK: our own three attempts, each marked first. Throttling
+/// and other passing refusals are simply sent again; after an unclear answer (5xx) Glue's
+/// history is read before the next attempt. Then the upload waits as QUEUED, retryable.
 #[tokio::test]
 async fn transient_glue_errors_are_retried_then_reported_as_retryable() {
     let key = format!("labels/{TFM}/x.csv");
@@ -406,7 +414,7 @@ async fn transient_glue_errors_are_retried_then_reported_as_retryable() {
             400,
             "ConcurrentRunsExceededException",
             "ML Task Runs count 3 has exceeded the transform limit of 3 task runs.",
-            1,
+            3,
         ),
     ];
     for (status, code, message, attempts) in cases {
@@ -424,6 +432,9 @@ async fn transient_glue_errors_are_retried_then_reported_as_retryable() {
             format!("1 of 1 record(s) failed: s3://bkt/{key}: Glue StartImportLabelsTaskRun failed with {code}: {message}; a retry may succeed (Lambda retries the event; duplicates are detected)")
         );
         assert_eq!(start.num_calls(), attempts, "{code}");
+        let history_reads = if status >= 500 { 1 + attempts } else { 1 };
+        assert_eq!(hist.num_calls(), history_reads, "{code}");
+        assert_eq!(p.num_calls(), 1, "{code}: the status tag shows QUEUED");
     }
 }
 
@@ -537,8 +548,8 @@ async fn a_retryable_failure_makes_the_whole_invocation_retryable() {
         .http_status(503, None)
         .repeatedly()
         .build();
-    let (t, hist) = (tags(&[]), history(vec![]));
-    let state = state(Config::default(), &[&h, &t], &[&hist, &start]);
+    let (t, p, hist) = (tags(&[]), put_tags(), history(vec![]));
+    let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
     let d = failure(
         &state,
         event(vec![s3_record(&good, "e"), s3_record(&empty, "e")]),

@@ -93,11 +93,12 @@ async fn an_eventbridge_event_imports_with_the_exact_glue_request() {
         eventbridge("Object Created", &raw_key, "etag-eb"),
         Context::default(),
     );
+    let entry = entry_key(&format!("labels/{TFM}/round 1 é a+b.csv"), "etag-eb");
     assert_eq!(
         response(&state, ev).await,
         json!({"imported": [{"bucket": "bkt", "key": format!("labels/{TFM}/round 1 é a+b.csv"),
                              "transformId": TFM, "inputS3Path": path, "replaceAllLabels": true,
-                             "taskRunId": "tsk-eb"}],
+                             "taskRunId": "tsk-eb", "ledgerEntry": format!("s3://bkt/{entry}")}],
                "skipped": []})
     );
     assert_eq!(

@@ -46,6 +46,7 @@ fn route_all(payload: Payload) {
     let notifications: Vec<Notification> = match payload {
         Payload::Event(n) => vec![n],
         Payload::Batch(messages) => messages.into_iter().filter_map(|m| m.body.ok()).collect(),
+        Payload::Tick => vec![],
     };
     for notification in notifications {
         if let Notification::Records(records) = notification {

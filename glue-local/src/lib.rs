@@ -3,7 +3,8 @@
 //! Speaks Glue's wire protocol (awsJson1_1: `POST /`, `X-Amz-Target: AWSGlue.<Operation>`,
 //! errors as `{"__type", "Message"}` plus `X-Amzn-Errortype`), accepts any signature, reads label
 //! files from the configured S3 endpoint, and keeps everything in memory. Admin endpoints under
-//! `/_glue-local/` reset the state, inject faults and report call counts.
+//! `/_glue-local/` reset the state, inject faults (also lost answers: the call takes effect,
+//! the answer is an error), force how runs end, and report call counts.
 
 pub mod labels;
 pub mod moto;
@@ -25,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::info;
 
-pub use store::{Fault, GlueError, Settings, Store, PIN_ID_TAG};
+pub use store::{Fault, GlueError, RunOutcome, Settings, Store, PIN_ID_TAG};
 
 /// A running endpoint. Dropping it stops the server and its open connections.
 pub struct Server {
@@ -156,10 +157,14 @@ async fn call(store: &Arc<Store>, operation: &str, body: &[u8]) -> Result<Value,
         serde_json::from_slice(body)
             .map_err(|e| GlueError::new("SerializationException", e.to_string()))?
     };
-    if let Some(fault) = store.take_fault(operation) {
-        return Err(fault);
+    match store.take_fault(operation) {
+        Some((fault, true)) => {
+            let _ = store.call(operation, &input).await;
+            Err(fault)
+        }
+        Some((fault, false)) => Err(fault),
+        None => store.call(operation, &input).await,
     }
-    store.call(operation, &input).await
 }
 
 fn handle_admin(store: &Store, method: &Method, path: &str, body: &[u8]) -> HttpResponse {
@@ -177,7 +182,16 @@ fn handle_admin(store: &Store, method: &Method, path: &str, body: &[u8]) -> Http
                 json_response(StatusCode::OK, &json!({}))
             }
             Err(e) => bad(format!(
-                "expected {{\"operation\"?, \"error\", \"count\"?, \"message\"?}}: {e}"
+                "expected {{\"operation\"?, \"error\", \"count\"?, \"message\"?, \"lost_answer\"?}}: {e}"
+            )),
+        },
+        (&Method::POST, "outcomes") => match serde_json::from_slice::<RunOutcome>(body) {
+            Ok(outcome) => match store.add_outcome(outcome) {
+                Ok(()) => json_response(StatusCode::OK, &json!({})),
+                Err(e) => bad(e.message),
+            },
+            Err(e) => bad(format!(
+                "expected {{\"inputS3Path\"?, \"status\": \"FAILED\"|\"TIMEOUT\", \"errorString\"?, \"count\"?}}: {e}"
             )),
         },
         (&Method::GET, "calls") => json_response(StatusCode::OK, &json!(store.calls())),

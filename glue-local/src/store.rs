@@ -86,8 +86,10 @@ struct TaskRun {
     error_string: Option<String>,
 }
 
-/// A fault to inject: the next `remaining` calls of `operation` (any when `None`) fail.
-#[derive(Debug, Clone, Deserialize)]
+/// A fault to inject: the next `count` calls of `operation` (any when `None`) fail. With
+/// `lost_answer` the call takes effect first and only its answer is the error (a start that
+/// began a run but answered 500, say).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     pub operation: Option<String>,
@@ -95,6 +97,20 @@ pub struct Fault {
     #[serde(default = "one")]
     pub count: u32,
     pub message: Option<String>,
+    #[serde(default)]
+    pub lost_answer: bool,
+}
+
+/// How the next import run(s) of `input_s3_path` (any file when `None`) end, whatever the
+/// file holds: `status` FAILED or TIMEOUT with Glue's `error_string`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RunOutcome {
+    pub input_s3_path: Option<String>,
+    pub status: String,
+    pub error_string: Option<String>,
+    #[serde(default = "one")]
+    pub count: u32,
 }
 
 fn one() -> u32 {
@@ -106,6 +122,7 @@ struct Inner {
     transforms: BTreeMap<String, Transform>,
     runs: BTreeMap<String, TaskRun>,
     faults: Vec<Fault>,
+    outcomes: Vec<RunOutcome>,
     calls: BTreeMap<String, u64>,
 }
 
@@ -231,13 +248,47 @@ impl Store {
         self.lock().faults.push(fault);
     }
 
+    /// Makes the next import run(s) of a file end as `outcome` says.
+    pub fn add_outcome(&self, outcome: RunOutcome) -> Result<()> {
+        if !matches!(outcome.status.as_str(), "FAILED" | "TIMEOUT") {
+            return Err(GlueError::invalid(format!(
+                "status {} cannot be forced: use FAILED or TIMEOUT",
+                outcome.status
+            )));
+        }
+        self.lock().outcomes.push(outcome);
+        Ok(())
+    }
+
+    /// The forced end of a run of `path`, if one is due.
+    fn take_outcome(&self, path: &str) -> Option<(&'static str, String)> {
+        let mut inner = self.lock();
+        let index = inner
+            .outcomes
+            .iter()
+            .position(|o| o.count > 0 && o.input_s3_path.as_deref().is_none_or(|p| p == path))?;
+        let outcome = &mut inner.outcomes[index];
+        outcome.count -= 1;
+        let status = if outcome.status == "TIMEOUT" {
+            "TIMEOUT"
+        } else {
+            "FAILED"
+        };
+        let error = outcome
+            .error_string
+            .clone()
+            .unwrap_or_else(|| format!("Injected {status}."));
+        Some((status, error))
+    }
+
     /// How many times each operation was called (faulted calls included).
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.lock().calls.clone()
     }
 
-    /// Counts the call and answers with an injected fault, if one is due.
-    pub fn take_fault(&self, operation: &str) -> Option<GlueError> {
+    /// Counts the call and answers with an injected fault, if one is due (and whether the
+    /// call takes effect before the fault is answered).
+    pub fn take_fault(&self, operation: &str) -> Option<(GlueError, bool)> {
         let mut inner = self.lock();
         *inner.calls.entry(operation.to_string()).or_default() += 1;
         let index = inner
@@ -254,7 +305,7 @@ impl Store {
                 "InternalServiceException" => "Internal service error.".into(),
                 other => format!("Injected {other}."),
             });
-        Some(GlueError::new(&fault.error, message))
+        Some((GlueError::new(&fault.error, message), fault.lost_answer))
     }
 
     /// Runs one operation of the Glue API.
@@ -413,7 +464,10 @@ impl Store {
             self.transform_id(&inner, &req.transform_id)?.to_string()
         };
         let path = required(&req.input_s3_path, "inputS3Path")?;
-        let labels = self.read_label_file(path).await?;
+        let labels = match self.take_outcome(path) {
+            Some((status, error)) => Err((status, error)),
+            None => self.read_label_file(path).await?.map_err(|e| ("FAILED", e)),
+        };
         let at = now();
         let run = TaskRun {
             id: new_id("tsk-"),
@@ -473,7 +527,11 @@ impl Store {
     }
 
     /// STARTING → RUNNING → SUCCEEDED (labels applied) or FAILED; a cancel ends it STOPPED.
-    async fn run_import(self: Arc<Self>, id: String, labels: std::result::Result<i64, String>) {
+    async fn run_import(
+        self: Arc<Self>,
+        id: String,
+        labels: std::result::Result<i64, (&'static str, String)>,
+    ) {
         let step = self.settings.task_run_duration / 3;
         tokio::time::sleep(step).await;
         if !self.advance(&id, |run, _| {
@@ -494,8 +552,8 @@ impl Store {
                     t.last_modified_on = now();
                 }
             }
-            Err(reason) => {
-                run.status = "FAILED";
+            Err((status, reason)) => {
+                run.status = status;
                 run.error_string = Some(reason.clone());
             }
         });
@@ -513,7 +571,7 @@ impl Store {
         match run.status {
             "STARTING" | "RUNNING" => {
                 change(run, inner.transforms.get_mut(&run.transform_id));
-                if matches!(run.status, "SUCCEEDED" | "FAILED") {
+                if matches!(run.status, "SUCCEEDED" | "FAILED" | "TIMEOUT") {
                     run.completed_on = Some(at);
                 }
                 true

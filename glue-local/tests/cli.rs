@@ -430,10 +430,24 @@ async fn admin_endpoints_inject_faults_count_calls_and_reset() {
     )
     .await;
     assert_eq!(status, 400);
-    assert!(body["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("expected {\"operation\"?, \"error\", \"count\"?, \"message\"?}"));
+    assert!(body["message"].as_str().unwrap().starts_with(
+        "expected {\"operation\"?, \"error\", \"count\"?, \"message\"?, \"lost_answer\"?}"
+    ));
+    let (status, _, body) = raw(
+        &glue.url,
+        "POST",
+        "/_glue-local/outcomes",
+        "",
+        r#"{"status": "SUCCEEDED"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (
+            400,
+            Some("status SUCCEEDED cannot be forced: use FAILED or TIMEOUT")
+        )
+    );
     assert_eq!(
         raw(&glue.url, "POST", "/_glue-local/reset", "", "").await.0,
         200

@@ -469,6 +469,7 @@ async fn injected_faults_answer_the_next_calls() {
         error: error.into(),
         count,
         message: None,
+        lost_answer: false,
     };
 
     // The SDK retries throttling (3 attempts in standard mode): two throttles, then success.

@@ -13,12 +13,14 @@ use aws_sdk_glue::types::{
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::get_object_tagging::GetObjectTaggingOutput;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::Tag;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use glue_label_importer::config::{retry_config, timeout_config};
 use glue_label_importer::handler::handle;
+use glue_label_importer::ledger::Upload;
 use glue_label_importer::{Config, State};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
@@ -40,6 +42,20 @@ pub fn s3_record(raw_key: &str, etag: &str) -> Value {
     })
 }
 
+/// The ledger key of an upload to bucket `bkt` with no version and no Last-Modified (what the
+/// mocked HeadObject answers), under the default ledger prefix.
+pub fn entry_key(key: &str, etag: &str) -> String {
+    let upload = Upload {
+        bucket: "bkt".into(),
+        key: key.into(),
+        etag: etag.into(),
+        version_id: None,
+        last_modified: None,
+        uploaded_at: chrono::DateTime::from_timestamp_millis(EVENT_MILLIS).unwrap(),
+    };
+    format!("glue-label-importer/entries/{TFM}/{}.json", upload.id(None))
+}
+
 pub fn event(records: Vec<Value>) -> LambdaEvent<Value> {
     LambdaEvent::new(json!({ "Records": records }), Context::default())
 }
@@ -55,12 +71,24 @@ pub fn get_object(body: &'static [u8]) -> Rule {
     })
 }
 
-/// Clients answered by `s3` and `glue` (matched in order); GetObject answers [`LABELED`]
-/// unless a rule of `s3` answers it first.
+/// Every ledger write (entry or marker) succeeds, answering a fresh ETag.
+pub fn ledger_writes() -> Rule {
+    let n = std::sync::atomic::AtomicU64::new(0);
+    mock!(aws_sdk_s3::Client::put_object).then_output(move || {
+        let n = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        PutObjectOutput::builder()
+            .e_tag(format!("\"ledger-etag-{n}\""))
+            .build()
+    })
+}
+
+/// Clients answered by `s3` and `glue` (matched in order); GetObject answers [`LABELED`] and
+/// PutObject (the ledger) succeeds unless a rule of `s3` answers them first.
 pub fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
     let retry = || retry_config().with_initial_backoff(Duration::from_millis(1));
     let labeled = get_object(LABELED);
-    let s3: Vec<&Rule> = s3.iter().copied().chain([&labeled]).collect();
+    let writes = ledger_writes();
+    let s3: Vec<&Rule> = s3.iter().copied().chain([&labeled, &writes]).collect();
     State {
         config,
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &s3, |c| c

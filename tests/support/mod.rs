@@ -262,6 +262,30 @@ impl Stack {
             .label_count()
     }
 
+    /// The ledger entry at an `s3://` URI (as a report's `ledgerEntry` names it), as JSON.
+    pub async fn ledger_entry(&self, uri: &Value) -> Value {
+        let uri = uri.as_str().expect("a ledgerEntry URI");
+        let (bucket, key) = uri
+            .strip_prefix("s3://")
+            .and_then(|r| r.split_once('/'))
+            .expect("s3://bucket/key");
+        let object = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("get the ledger entry");
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .expect("read the entry")
+            .into_bytes();
+        serde_json::from_slice(&bytes).expect("a ledger entry is JSON")
+    }
+
     /// The object's tags, as (key, value) pairs.
     pub async fn tags(&self, key: &str) -> Vec<(String, String)> {
         let out = self

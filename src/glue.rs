@@ -1,0 +1,158 @@
+//! The Glue calls: one StartImportLabelsTaskRun without the SDK's retry, the IMPORT_LABELS
+//! history of a file, one task run, and Glue's errors as [`ImportError`]s.
+
+use aws_config::retry::RetryConfig;
+use aws_sdk_glue::config::http::HttpResponse;
+use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput;
+use aws_sdk_glue::primitives::DateTime;
+use aws_sdk_glue::types::{TaskRun, TaskRunFilterCriteria, TaskType};
+use chrono::Utc;
+
+use crate::outcome::ImportError;
+use crate::State;
+
+/// How one start attempt ended, when it did not start a run.
+#[derive(Debug)]
+pub enum StartFailure {
+    /// Glue said no and will say it again (unknown transform, unreadable file…).
+    Refused(ImportError),
+    /// Glue said not now (throttling): nothing started, another attempt may.
+    NotNow(ImportError),
+    /// No clear answer (5xx, timeout, connection lost): the run may or may not exist.
+    Unclear(ImportError),
+}
+
+/// Sends StartImportLabelsTaskRun exactly once: the API has no client token, so the SDK's
+/// automatic retry (which would resend after a lost answer) is turned off for this call.
+pub async fn start_once(
+    state: &State,
+    transform_id: &str,
+    input_s3_path: &str,
+    replace_all_labels: bool,
+) -> Result<String, StartFailure> {
+    let sent = state
+        .glue
+        .start_import_labels_task_run()
+        .transform_id(transform_id)
+        .input_s3_path(input_s3_path)
+        .replace_all_labels(replace_all_labels)
+        .customize()
+        .config_override(aws_sdk_glue::Config::builder().retry_config(RetryConfig::disabled()))
+        .send()
+        .await;
+    match sent {
+        Ok(out) => Ok(out.task_run_id().unwrap_or_default().to_string()),
+        Err(e) => {
+            let unclear = match &e {
+                SdkError::ServiceError(service) => service.raw().status().as_u16() >= 500,
+                SdkError::TimeoutError(_)
+                | SdkError::DispatchFailure(_)
+                | SdkError::ResponseError(_) => true,
+                _ => false,
+            };
+            let error = glue_error("StartImportLabelsTaskRun", transform_id, e);
+            Err(if unclear {
+                StartFailure::Unclear(error)
+            } else if error.is_retryable() {
+                StartFailure::NotNow(error)
+            } else {
+                StartFailure::Refused(error)
+            })
+        }
+    }
+}
+
+/// The first IMPORT_LABELS run of `input_s3_path` that Glue started after `after`, from its
+/// own history (every page read).
+pub async fn import_run_since(
+    state: &State,
+    transform_id: &str,
+    input_s3_path: &str,
+    after: chrono::DateTime<Utc>,
+) -> Result<Option<TaskRun>, ImportError> {
+    let filter = TaskRunFilterCriteria::builder()
+        .task_run_type(TaskType::ImportLabels)
+        .started_after(DateTime::from_millis(after.timestamp_millis()))
+        .build();
+    let mut pages = state
+        .glue
+        .get_ml_task_runs()
+        .transform_id(transform_id)
+        .filter(filter)
+        .into_paginator()
+        .send();
+    let mut found: Option<TaskRun> = None;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| glue_error("GetMLTaskRuns", transform_id, e))?;
+        let same_file = page.task_runs().iter().filter(|run| {
+            run.properties()
+                .and_then(|p| p.import_labels_task_run_properties())
+                .and_then(|p| p.input_s3_path())
+                == Some(input_s3_path)
+        });
+        for run in same_file {
+            let earlier = match (&found, run.started_on()) {
+                (None, _) => true,
+                (Some(f), Some(t)) => f.started_on().is_none_or(|ft| t.secs() < ft.secs()),
+                (Some(_), None) => false,
+            };
+            if earlier {
+                found = Some(run.clone());
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// One task run (GetMLTaskRun).
+pub async fn task_run(
+    state: &State,
+    transform_id: &str,
+    task_run_id: &str,
+) -> Result<GetMlTaskRunOutput, ImportError> {
+    state
+        .glue
+        .get_ml_task_run()
+        .transform_id(transform_id)
+        .task_run_id(task_run_id)
+        .send()
+        .await
+        .map_err(|e| glue_error("GetMLTaskRun", transform_id, e))
+}
+
+/// A Glue error, with its code and message and what to do about it.
+pub fn glue_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    transform_id: &str,
+    err: SdkError<E, HttpResponse>,
+) -> ImportError {
+    let (code, message) = match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e
+                .code()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {}", service.raw().status().as_u16()));
+            (code, e.message().unwrap_or("no message").to_string())
+        }
+        SdkError::ConstructionFailure(_) => (
+            "RequestConstruction".to_string(),
+            DisplayErrorContext(&err).to_string(),
+        ),
+        SdkError::TimeoutError(_) => (
+            "Timeout".to_string(),
+            "no answer within the SDK timeouts".to_string(),
+        ),
+        _ => (
+            "NetworkError".to_string(),
+            DisplayErrorContext(&err).to_string(),
+        ),
+    };
+    ImportError::Glue {
+        operation,
+        code,
+        message,
+        transform_id: transform_id.to_string(),
+    }
+}

@@ -1,0 +1,115 @@
+//! What a person sees on the label object: the receipt tag `glue-import-task-run-id` and the
+//! status tag `glue-import-status`, beside the object's other tags. Best effort: an object has
+//! at most 10 tags, and the ledger is the truth.
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::types::{Tag, Tagging};
+use tracing::warn;
+
+use crate::outcome::{RECEIPT_TAG, STATUS_TAG};
+use crate::State;
+
+/// The object's tags, or `None` (with a warning) when they cannot be read.
+pub async fn read(
+    state: &State,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Option<Vec<Tag>> {
+    match state
+        .s3
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_string))
+        .send()
+        .await
+    {
+        Ok(out) => Some(out.tag_set),
+        Err(e) => {
+            warn!(
+                bucket,
+                key,
+                "cannot read the object's tags: {}",
+                DisplayErrorContext(&e)
+            );
+            None
+        }
+    }
+}
+
+/// Sets the status tag (and the receipt tag, when a task run is known), keeping every other
+/// tag of `existing`. Never writes when the existing tags could not be read: that would drop them.
+pub async fn write(
+    state: &State,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    existing: Option<Vec<Tag>>,
+    status: &str,
+    task_run_id: Option<&str>,
+) -> Result<(), String> {
+    let existing =
+        existing.ok_or("the existing tags could not be read, and writing would drop them")?;
+    let mut tags: Vec<Tag> = existing
+        .into_iter()
+        .filter(|t| t.key() != STATUS_TAG && !(task_run_id.is_some() && t.key() == RECEIPT_TAG))
+        .collect();
+    let mut add = |key: &str, value: &str| -> Result<(), String> {
+        tags.push(
+            Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| e.to_string())?,
+        );
+        Ok(())
+    };
+    if let Some(id) = task_run_id {
+        add(RECEIPT_TAG, id)?;
+    }
+    add(STATUS_TAG, status)?;
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(tags))
+        .build()
+        .map_err(|e| e.to_string())?;
+    state
+        .s3
+        .put_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_string))
+        .tagging(tagging)
+        .send()
+        .await
+        .map_err(|e| DisplayErrorContext(&e).to_string())?;
+    Ok(())
+}
+
+/// Reads the tags and sets the status, logging (not failing) when it cannot.
+pub async fn set_status(
+    state: &State,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    status: &str,
+    task_run_id: Option<&str>,
+) {
+    let existing = read(state, bucket, key, version_id).await;
+    if let Err(problem) = write(
+        state,
+        bucket,
+        key,
+        version_id,
+        existing,
+        status,
+        task_run_id,
+    )
+    .await
+    {
+        warn!(
+            bucket,
+            key, status, task_run_id, "status tag not written: {problem}"
+        );
+    }
+}
