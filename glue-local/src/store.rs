@@ -89,7 +89,7 @@ struct TaskRun {
 /// A fault to inject: the next `count` calls of `operation` (any when `None`) fail. With
 /// `lost_answer` the call takes effect first and only its answer is the error (a start that
 /// began a run but answered 500, say).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     pub operation: Option<String>,
@@ -115,6 +115,20 @@ pub struct RunOutcome {
 
 fn one() -> u32 {
     1
+}
+
+/// As the admin endpoint reads an object of `{"error"}` alone: one call, no message, the
+/// call itself not taken.
+impl Default for Fault {
+    fn default() -> Self {
+        Fault {
+            operation: None,
+            error: String::new(),
+            count: one(),
+            message: None,
+            lost_answer: false,
+        }
+    }
 }
 
 #[derive(Debug, Default)]

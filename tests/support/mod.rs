@@ -303,6 +303,52 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Starts `count` more function processes on the same Runtime API (with `env`), as Lambda
+    /// runs concurrent invocations in separate instances; they stop when dropped.
+    pub fn more_instances(&self, count: usize, env: &[(&str, &str)]) -> Instances {
+        Instances(
+            (0..count)
+                .map(|_| {
+                    spawn_function(
+                        &self.runtime,
+                        &self.lease.moto.url(),
+                        &self.glue_local.url(),
+                        env,
+                        Stdio::null,
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// Invokes the tick (EventBridge's Scheduled Event).
+    pub async fn tick(&self) -> Value {
+        response(self.runtime.invoke(&tick_event()).await)
+    }
+}
+
+/// Extra function processes, killed when dropped.
+pub struct Instances(Vec<Child>);
+
+impl Drop for Instances {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// EventBridge's Scheduled Event, as a schedule rule sends it.
+pub fn tick_event() -> Value {
+    json!({"version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
+           "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+           "time": "2026-11-29T10:05:00Z", "region": "us-east-1",
+           "resources": ["arn:aws:events:us-east-1:123456789012:rule/glue-label-importer-tick"],
+           "detail": {}})
+}
+
 /// Starts the real Lambda binary against `runtime`, with S3 at `s3_url`, Glue at `glue_url`
 /// and `env` added; its output goes to `output()`.
 pub fn spawn_function(
@@ -328,6 +374,7 @@ pub fn spawn_function(
             ("AWS_CONFIG_FILE", "/nonexistent"),
             ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
             ("S3_FORCE_PATH_STYLE", "true"),
+            ("LABELS_BUCKET", BUCKET),
             ("RUST_LOG", "info"),
         ])
         .envs(env.iter().copied())

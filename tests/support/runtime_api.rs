@@ -29,6 +29,8 @@ struct Shared {
     /// When the function first asked for an event (its start-up is over).
     first_poll: std::sync::OnceLock<std::time::Instant>,
     polled: tokio::sync::Notify,
+    /// Function processes waiting in `GET /runtime/invocation/next` right now.
+    pollers: std::sync::atomic::AtomicUsize,
     events: tokio::sync::Mutex<mpsc::UnboundedReceiver<(String, Bytes)>>,
     waiting: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
     init_errors: Mutex<Vec<String>>,
@@ -53,6 +55,7 @@ impl RuntimeApi {
         let shared = Arc::new(Shared {
             first_poll: std::sync::OnceLock::new(),
             polled: tokio::sync::Notify::new(),
+            pollers: std::sync::atomic::AtomicUsize::new(0),
             events: tokio::sync::Mutex::new(receiver),
             waiting: Mutex::new(HashMap::new()),
             init_errors: Mutex::new(Vec::new()),
@@ -106,6 +109,23 @@ impl RuntimeApi {
         }
     }
 
+    /// Waits until `n` function processes are waiting for an event (so `n` invocations sent
+    /// together run at the same time).
+    pub async fn wait_for_pollers(&self, n: usize) {
+        for _ in 0..3000 {
+            if self
+                .shared
+                .pollers
+                .load(std::sync::atomic::Ordering::SeqCst)
+                >= n
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{n} function processes did not poll within 30 s");
+    }
+
     /// The request ID the next invocation will get.
     pub fn next_request_id(&self) -> String {
         format!(
@@ -139,7 +159,13 @@ async fn handle(shared: Arc<Shared>, parts: Parts, body: Bytes) -> Response<Full
             if shared.first_poll.set(std::time::Instant::now()).is_ok() {
                 shared.polled.notify_waiters();
             }
+            shared
+                .pollers
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let next = shared.events.lock().await.recv().await;
+            shared
+                .pollers
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             let Some((id, payload)) = next else {
                 return reply(StatusCode::GONE, Bytes::new());
             };
