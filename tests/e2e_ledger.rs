@@ -347,7 +347,7 @@ async fn a_start_abandoned_between_mark_and_record_ends_with_exactly_one_run() {
         .unwrap();
     let calls = start_calls(&stack);
     stack.tick().await;
-    assert_eq!(runs_of(&stack, &sent.key).await, [run.clone()]);
+    assert_eq!(runs_of(&stack, &sent.key).await, std::slice::from_ref(&run));
     assert_eq!(start_calls(&stack), calls, "nothing was sent again");
     let entry = stack
         .ledger_entry(&json!(format!("s3://{BUCKET}/{entry_key}")))
