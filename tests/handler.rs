@@ -661,3 +661,95 @@ async fn preflight_off_starts_without_reading_the_file() {
     assert_eq!(response.imported[0].task_run_id, "tsk-off");
     assert_eq!(broken.num_calls(), 0);
 }
+
+/// A delivery whose entry exists already (its create answers 412) acts on what the entry shows.
+#[tokio::test]
+async fn a_delivery_meeting_the_ledger_entry_acts_on_its_state() {
+    use aws_sdk_s3::operation::get_object::GetObjectOutput;
+    use aws_sdk_s3::operation::put_object::{PutObjectInput, PutObjectOutput};
+    use aws_sdk_s3::primitives::ByteStream;
+    use glue_label_importer::ledger::{Entry, ImportState, Upload};
+
+    let key = format!("labels/{TFM}/x.csv");
+    let entry_at = entry_key(&key, "e");
+    let upload = Upload {
+        bucket: "bkt".into(),
+        key: key.clone(),
+        etag: "e".into(),
+        version_id: None,
+        last_modified: None,
+        uploaded_at: chrono::DateTime::from_timestamp_millis(EVENT_MILLIS).unwrap(),
+    };
+    let path = format!("s3://bkt/{key}");
+    let now = glue_label_importer::ledger::now();
+    let entry = |state: ImportState, run: Option<&str>, error: Option<&str>| {
+        let mut e = Entry::new(&upload, TFM, &path, false, state, now);
+        e.revision = 1;
+        e.task_run_id = run.map(str::to_string);
+        e.marked_at = Some(now);
+        e.error_string = error.map(str::to_string);
+        e
+    };
+    let cases = [
+        (entry(ImportState::Running, Some("tsk-9"), None), Ok("duplicate: the import ledger already has this upload (RUNNING, task run tsk-9)".to_string()), 0),
+        (entry(ImportState::Starting, None, None), Ok(format!("duplicate: another delivery is starting this upload's import (ledger entry STARTING since {})", now.to_rfc3339())), 0),
+        (entry(ImportState::Queued, None, None), Ok("imported tsk-forward".to_string()), 1),
+        (entry(ImportState::Failed, None, Some("InvalidInputException: Cannot use IAM role provided in the transform.")),
+         Err(format!("1 of 1 record(s) failed: s3://bkt/{key}: Glue refused this upload's import earlier: InvalidInputException: Cannot use IAM role provided in the transform. (ledger entry s3://bkt/{entry_at}); fix the cause, then upload the file again or re-drive it with `import-labels import --force`")), 0),
+    ];
+    for (stored, want, starts) in cases {
+        let (entry_key_1, entry_key_2) = (entry_at.clone(), entry_at.clone());
+        let create = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(move |r: &PutObjectInput| {
+                r.key() == Some(entry_key_1.as_str()) && r.if_none_match() == Some("*")
+            })
+            .sequence()
+            .http_status(412, None)
+            .repeatedly()
+            .build();
+        let update = mock!(aws_sdk_s3::Client::put_object)
+            .match_requests(move |r: &PutObjectInput| {
+                r.key() == Some(entry_key_2.as_str()) && r.if_match() == Some("\"entry-v1\"")
+            })
+            .then_output(|| PutObjectOutput::builder().e_tag("\"entry-v2\"").build());
+        let bytes = serde_json::to_vec(&stored).unwrap();
+        let entry_key_3 = entry_at.clone();
+        let get = mock!(aws_sdk_s3::Client::get_object)
+            .match_requests(move |r| r.key() == Some(entry_key_3.as_str()))
+            .then_output(move || {
+                GetObjectOutput::builder()
+                    .e_tag("\"entry-v1\"")
+                    .body(ByteStream::from(bytes.clone()))
+                    .build()
+            });
+        let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+        let start = start_exact(TFM, &path, false, "tsk-forward");
+        let state = state(
+            Config::default(),
+            &[&h, &t, &p, &create, &update, &get],
+            &[&hist, &start],
+        );
+        let ev = event(vec![s3_record(&key, "e")]);
+        match want {
+            Ok(reason) if reason.starts_with("imported") => {
+                let response = report(&state, ev).await;
+                assert_eq!(response.imported[0].task_run_id, "tsk-forward");
+                // The mark names the version read; the record then names the mark's ETag.
+                assert_eq!(update.num_calls(), 1);
+            }
+            Ok(reason) => {
+                let response = report(&state, ev).await;
+                assert_eq!(response.skipped[0].reason.to_string(), reason);
+                assert_eq!(update.num_calls(), 0);
+            }
+            Err(message) => {
+                let d = failure(&state, ev).await;
+                assert_eq!(
+                    (d.error_type.as_str(), d.error_message),
+                    ("PermanentImportFailure", message)
+                );
+            }
+        }
+        assert_eq!(start.num_calls(), starts);
+    }
+}
