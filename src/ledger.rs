@@ -533,7 +533,14 @@ impl<'a> Ledger<'a> {
                 Err(e) => entries.push(Err(e)),
             }
         }
-        entries.sort_by_key(|e| e.as_ref().ok().map(|s| s.entry.uploaded_at));
+        // Upload time first; S3's Last-Modified has whole seconds, so ties go by the
+        // entry's creation (to the millisecond).
+        entries.sort_by_key(|e| {
+            e.as_ref().ok().map(|s| {
+                let created = s.entry.history.first().map(|t| t.at);
+                (s.entry.uploaded_at, created)
+            })
+        });
         Ok(entries)
     }
 

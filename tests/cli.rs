@@ -460,3 +460,128 @@ async fn validate_checks_local_files_and_s3_objects() {
         "line 2: invalid UTF-8 at byte offset 35; the file is probably saved as Windows-1252 (cp1252): save it as UTF-8"
     );
 }
+
+#[tokio::test]
+async fn status_lists_the_ledger_of_a_transform() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let good = stack
+        .upload(&format!("labels/{TFM}/good.csv"), SAMPLE, &[], None)
+        .await;
+    let bad = stack
+        .upload(&format!("labels/{TFM}/bad.csv"), SAMPLE, &[], None)
+        .await;
+    let glue_says = "Labeling set 9f3 is not known to this transform.";
+    stack
+        .glue_local
+        .store
+        .add_outcome(glue_local::RunOutcome {
+            input_s3_path: Some(format!("s3://{BUCKET}/{}", bad.key)),
+            status: "FAILED".into(),
+            error_string: Some(glue_says.into()),
+            count: 1,
+        })
+        .unwrap();
+    let mut runs = Vec::new();
+    for file in [&good, &bad] {
+        let out = cli(
+            Some(&stack),
+            &["import", &format!("s3://{BUCKET}/{}", file.key)],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        runs.push(
+            out.json()["imported"][0]["taskRunId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let listed = cli(
+        Some(&stack),
+        &["status", "--transform-id", TFM, "--bucket", BUCKET],
+    )
+    .await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let states: Vec<(String, String)> = listed.json()["Imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["Upload"].as_str().unwrap().to_string(),
+                i["State"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (
+                format!("s3://{BUCKET}/{}", good.key),
+                "STARTING".to_string()
+            ),
+            (format!("s3://{BUCKET}/{}", bad.key), "STARTING".to_string())
+        ],
+        "oldest upload first, started, not yet followed"
+    );
+
+    for run in &runs {
+        stack.final_status(TFM, run).await;
+    }
+    stack.tick().await;
+    let listed = cli(
+        Some(&stack),
+        &["status", "--transform-id", TFM, "--bucket", BUCKET],
+    )
+    .await;
+    let imports = listed.json()["Imports"].clone();
+    assert_eq!(
+        (
+            &imports[0]["State"],
+            &imports[0]["TaskRunId"],
+            &imports[0]["Error"]
+        ),
+        (&json!("SUCCEEDED"), &json!(runs[0]), &Value::Null)
+    );
+    assert_eq!(
+        (
+            &imports[1]["State"],
+            &imports[1]["TaskRunId"],
+            &imports[1]["Error"]
+        ),
+        (&json!("FAILED"), &json!(runs[1]), &json!(glue_says))
+    );
+    assert!(imports[1]["Ended"].is_string() && imports[1]["Started"].is_string());
+    assert!(imports[0]["Entry"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("s3://{BUCKET}/glue-label-importer/entries/{TFM}/")));
+
+    let table = cli(
+        Some(&stack),
+        &[
+            "status",
+            "--transform-id",
+            TFM,
+            "--bucket",
+            BUCKET,
+            "--output",
+            "table",
+        ],
+    )
+    .await;
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", table.stdout);
+    assert!(lines[0].starts_with("UPLOADED") && lines[0].contains("TASK RUN ID"));
+    assert!(
+        lines[2].contains("SUCCEEDED") && lines[2].contains(&runs[0]),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        lines[3].contains("FAILED") && lines[3].ends_with(glue_says),
+        "{}",
+        table.stdout
+    );
+}

@@ -16,10 +16,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use glue_label_importer::handler::{respond, InvocationError};
 use glue_label_importer::importer::{process_key, ImportOptions};
 use glue_label_importer::intake::Record;
+use glue_label_importer::ledger::Ledger;
 use glue_label_importer::{config, preflight, Config, ConfigError, State};
 use serde::Serialize;
 use start::Skeleton;
-use status::Run;
+use status::{Import, Run};
 
 /// Import AWS Glue FindMatches label files by hand, re-drive failed uploads, follow imports.
 #[derive(Debug, Parser)]
@@ -60,7 +61,8 @@ enum Command {
     StartImportLabelsTaskRun(StartArgs),
     /// Run the Lambda's pipeline for one object: route, HeadObject, duplicate check, start, receipt tag.
     Import(ImportArgs),
-    /// Show one task run, or the transform's recent label imports.
+    /// Show the transform's import ledger (with --bucket or LABELS_BUCKET), one task run, or
+    /// Glue's recent label imports of the transform.
     Status(StatusArgs),
     /// Check a label file as the Lambda's preflight does, before uploading it.
     Validate(ValidateArgs),
@@ -119,6 +121,10 @@ struct ImportArgs {
 struct StatusArgs {
     #[arg(long)]
     transform_id: String,
+    /// The labels bucket whose import ledger to list (one row per upload: state, task run,
+    /// times, Glue's error); without it, Glue's own history of the transform's imports.
+    #[arg(long, env = "LABELS_BUCKET")]
+    bucket: Option<String>,
     /// One task run; without it, the most recent label imports, newest first.
     #[arg(long)]
     task_run_id: Option<String>,
@@ -164,6 +170,8 @@ enum CliError {
     },
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    #[error("cannot list the import ledger: {0}")]
+    Ledger(String),
 }
 
 fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
@@ -344,7 +352,11 @@ async fn import(global: &Global, args: ImportArgs) -> Result<(), CliError> {
 }
 
 async fn show_status(global: &Global, args: StatusArgs) -> Result<(), CliError> {
-    let glue = glue_client(global, &sdk_config(global).await);
+    let sdk = sdk_config(global).await;
+    if let (Some(bucket), None) = (args.bucket.as_deref(), &args.task_run_id) {
+        return show_ledger(global, &sdk, bucket, &args.transform_id).await;
+    }
+    let glue = glue_client(global, &sdk);
     let Some(task_run_id) = args.task_run_id else {
         let runs = glue
             .get_ml_task_runs()
@@ -417,6 +429,32 @@ async fn show_status(global: &Global, args: StatusArgs) -> Result<(), CliError> 
         });
     }
     Ok(())
+}
+
+/// The transform's ledger in `bucket`: every upload, oldest first.
+async fn show_ledger(
+    global: &Global,
+    sdk: &SdkConfig,
+    bucket: &str,
+    transform_id: &str,
+) -> Result<(), CliError> {
+    let state = State::from_sdk_config(Config::from_env()?, sdk);
+    let ledger = Ledger::new(&state.s3, bucket, &state.config.ledger_prefix);
+    let entries = ledger
+        .entries(transform_id)
+        .await
+        .map_err(|e| CliError::Ledger(e.to_string()))?;
+    let imports: Vec<Import> = entries
+        .into_iter()
+        .map(|e| Import::from_entry(bucket, e))
+        .collect();
+    match global.output {
+        Output::Json => print_json(&serde_json::json!({ "Imports": imports })),
+        Output::Table => {
+            println!("{}", status::imports_table(&imports));
+            Ok(())
+        }
+    }
 }
 
 async fn validate(global: &Global, args: ValidateArgs) -> Result<(), CliError> {

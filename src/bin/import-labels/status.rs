@@ -1,10 +1,12 @@
-//! `status`: one task run (GetMLTaskRun) or the recent IMPORT_LABELS runs (GetMLTaskRuns),
-//! as a table or JSON; `--wait` follows one run to its end.
+//! `status`: the transform's import ledger (one row per upload), one task run (GetMLTaskRun) or
+//! the recent IMPORT_LABELS runs (GetMLTaskRuns), as a table or JSON; `--wait` follows one run
+//! to its end.
 
 use aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::primitives::DateTimeFormat;
 use aws_sdk_glue::types::{TaskRun, TaskRunProperties, TaskStatusType};
+use glue_label_importer::ledger::{LedgerError, Stored};
 use serde::Serialize;
 
 /// The parts of a task run an operator looks at (JSON names as Glue's).
@@ -84,6 +86,96 @@ impl Run {
     }
 }
 
+/// One upload of the ledger, as an operator reads it (JSON names in Glue's style).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Import {
+    pub upload: String,
+    pub state: String,
+    pub task_run_id: Option<String>,
+    pub replace: bool,
+    pub uploaded: Option<String>,
+    pub started: Option<String>,
+    pub ended: Option<String>,
+    pub error: Option<String>,
+    pub entry: String,
+}
+
+fn rfc3339(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
+    t.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+impl Import {
+    /// A ledger entry, or the reason it cannot be read (state `UNREADABLE`).
+    pub fn from_entry(bucket: &str, entry: Result<Stored, LedgerError>) -> Import {
+        match entry {
+            Ok(Stored { key, entry: e, .. }) => Import {
+                upload: format!("s3://{}/{}", e.bucket, e.key),
+                state: e.state.to_string(),
+                task_run_id: e.task_run_id.clone(),
+                replace: e.replace_all_labels,
+                uploaded: rfc3339(Some(e.uploaded_at)),
+                started: rfc3339(e.started_on),
+                ended: rfc3339(e.completed_on),
+                error: e.error_string.clone().or_else(|| e.last_error.clone()),
+                entry: format!("s3://{bucket}/{key}"),
+            },
+            Err(error) => {
+                let entry = match &error {
+                    LedgerError::Invalid { key, .. }
+                    | LedgerError::AccessDenied { key, .. }
+                    | LedgerError::S3 { key, .. }
+                    | LedgerError::Conflict { key, .. } => format!("s3://{bucket}/{key}"),
+                };
+                Import {
+                    upload: String::new(),
+                    state: "UNREADABLE".into(),
+                    task_run_id: None,
+                    replace: false,
+                    uploaded: None,
+                    started: None,
+                    ended: None,
+                    error: Some(error.to_string()),
+                    entry,
+                }
+            }
+        }
+    }
+}
+
+/// The ledger as a table: one row per upload, oldest first.
+pub fn imports_table(imports: &[Import]) -> String {
+    let header = [
+        "UPLOADED",
+        "STATE",
+        "TASK RUN ID",
+        "STARTED",
+        "ENDED",
+        "UPLOAD",
+        "ERROR",
+    ];
+    let dash = || "-".to_string();
+    let rows: Vec<Vec<String>> = imports
+        .iter()
+        .map(|i| {
+            vec![
+                i.uploaded.clone().unwrap_or_else(dash),
+                i.state.clone(),
+                i.task_run_id.clone().unwrap_or_else(dash),
+                i.started.clone().unwrap_or_else(dash),
+                i.ended.clone().unwrap_or_else(dash),
+                if i.upload.is_empty() {
+                    i.entry.clone()
+                } else {
+                    i.upload.clone()
+                },
+                i.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
 /// A plain table: a header row, a rule, one row per run.
 pub fn table(runs: &[Run]) -> String {
     let header = [
@@ -94,10 +186,10 @@ pub fn table(runs: &[Run]) -> String {
         "INPUT S3 PATH",
         "ERROR",
     ];
-    let rows: Vec<[String; 6]> = runs
+    let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.task_run_id.clone(),
                 r.status.clone(),
                 r.replace.to_string(),
@@ -107,6 +199,11 @@ pub fn table(runs: &[Run]) -> String {
             ]
         })
         .collect();
+    render(&header, &rows)
+}
+
+/// Aligned columns: the header, a rule, the rows.
+fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
