@@ -209,11 +209,21 @@ fn the_function_is_granted_exactly_what_it_needs_in_every_mode() {
             json!({"Fn::Sub": "${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}"})
         };
         let labels = json!({"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/${LabelsPrefix}*", {"Bucket": bucket}]});
+        let ledger = json!({"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}/${LedgerPrefix}*", {"Bucket": bucket}]});
+        let whole_bucket =
+            json!({"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": bucket}]});
         let mut expected = vec![
             json!({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                    "Resource": {"Fn::GetAtt": ["ImportFunctionLogGroup", "Arn"]}}),
-            json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
+            // Label files are read and tagged, never written.
+            json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging",
+                                                 "s3:GetObjectVersionTagging", "s3:PutObjectVersionTagging"],
                    "Resource": labels}),
+            // The ledger: written only under its own prefix, listed only there.
+            json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"],
+                   "Resource": ledger}),
+            json!({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": whole_bucket,
+                   "Condition": {"StringLike": {"s3:prefix": {"Fn::Sub": "${LedgerPrefix}*"}}}}),
             json!({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}),
         ];
         if mode == "SQS" {
@@ -221,7 +231,7 @@ fn the_function_is_granted_exactly_what_it_needs_in_every_mode() {
                 "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                 "Resource": {"Fn::GetAtt": ["LabelsQueue", "Arn"]}}));
         }
-        expected.push(json!({"Effect": "Allow", "Action": ["glue:StartImportLabelsTaskRun", "glue:GetMLTaskRuns"],
+        expected.push(json!({"Effect": "Allow", "Action": ["glue:StartImportLabelsTaskRun", "glue:GetMLTaskRuns", "glue:GetMLTaskRun"],
                              "Resource": {"Fn::Sub": transform}}));
         assert_eq!(
             granted_statements(&template),
@@ -415,7 +425,9 @@ fn the_function_is_wired_as_documented() {
     assert_eq!(
         p["Environment"]["Variables"],
         json!({"LABELS_PREFIX": {"Ref": "LabelsPrefix"}, "DEFAULT_REPLACE_ALL_LABELS": {"Ref": "DefaultReplaceAllLabels"},
-               "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"}})
+               "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"}, "LEDGER_PREFIX": {"Ref": "LedgerPrefix"},
+               "LABELS_BUCKET": {"Fn::If": ["UsesEventBridge", {"Ref": "ExistingBucketName"},
+                                             {"Fn::Sub": "${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}"}]}})
     );
     assert!(
         p.get("Events").is_none(),
@@ -447,14 +459,17 @@ fn names(template: &Value) -> Vec<&str> {
     names
 }
 
-const COMMON: [&str; 7] = [
+const COMMON: [&str; 10] = [
     "FailureQueue",
     "FailureQueueAlarm",
     "ImportFailuresAlarm",
     "ImportFunction",
     "ImportFunctionLogGroup",
     "ImportFunctionRole",
+    "ImportRunFailedAlarm",
     "LabelsBucketPolicy",
+    "TickInvokePermission",
+    "TickRule",
 ];
 
 fn key_filter() -> Value {
@@ -603,5 +618,94 @@ fn sqs_mode_buffers_uploads_in_a_queue_with_a_dead_letter_queue() {
             &json!({"Service": "s3.amazonaws.com"}),
             &json!("sqs:SendMessage")
         )
+    );
+}
+
+#[test]
+fn every_mode_ticks_and_keeps_its_ledger_apart_from_the_labels() {
+    let template = template();
+    let p = &template["Parameters"];
+    assert_eq!(
+        (
+            &p["LedgerPrefix"]["Default"],
+            &p["TickSchedule"]["Default"],
+            &p["LedgerRetentionInDays"]["Default"]
+        ),
+        (
+            &json!("glue-label-importer/"),
+            &json!("rate(1 minute)"),
+            &json!(90)
+        )
+    );
+    for mode in MODES {
+        let template = template_in(mode);
+        let rule = &resource(&template, "TickRule")["Properties"];
+        assert_eq!(
+            rule["ScheduleExpression"],
+            json!({"Ref": "TickSchedule"}),
+            "{mode}"
+        );
+        assert_eq!(
+            rule["Targets"][0]["Arn"],
+            json!({"Fn::GetAtt": ["ImportFunction", "Arn"]}),
+            "{mode}"
+        );
+        let permission = &resource(&template, "TickInvokePermission")["Properties"];
+        assert_eq!(
+            (&permission["Principal"], &permission["SourceArn"]),
+            (
+                &json!("events.amazonaws.com"),
+                &json!({"Fn::GetAtt": ["TickRule", "Arn"]})
+            ),
+            "{mode}"
+        );
+        let alarm = &resource(&template, "ImportRunFailedAlarm")["Properties"];
+        assert_eq!(
+            (
+                &alarm["MetricName"],
+                &alarm["Namespace"],
+                &alarm["Threshold"],
+                &alarm["ComparisonOperator"]
+            ),
+            (
+                &json!("ImportFailed"),
+                &json!({"Ref": "MetricsNamespace"}),
+                &json!(0),
+                &json!("GreaterThanThreshold")
+            ),
+            "{mode}"
+        );
+        // No statement lets the function write under the labels prefix.
+        for statement in granted_statements(&template) {
+            let text = statement.to_string();
+            if text.contains("s3:PutObject\"") {
+                assert!(!text.contains("LabelsPrefix"), "{mode}: {statement}");
+            }
+        }
+    }
+    let rules =
+        &resource(&template, "LabelsBucket")["Properties"]["LifecycleConfiguration"]["Rules"];
+    let finished = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Id"] == "expire-finished-ledger-entries")
+        .expect("a rule for finished entries");
+    assert_eq!(
+        (
+            &finished["Prefix"],
+            &finished["TagFilters"],
+            &finished["ExpirationInDays"]
+        ),
+        (
+            &json!({"Fn::Sub": "${LedgerPrefix}entries/"}),
+            &json!([{"Key": "glue-label-importer-entry", "Value": "finished"}]),
+            &json!({"Ref": "LedgerRetentionInDays"})
+        )
+    );
+    assert_eq!(
+        glue_label_importer::ledger::FINISHED_TAG,
+        ("glue-label-importer-entry", "finished"),
+        "the function tags what the rule expires"
     );
 }
