@@ -2,13 +2,15 @@
 """Run glue-label-importer on one machine, no AWS account: moto (S3) + glue-local (Glue) +
 the real Lambda binary under `cargo lambda watch`, invoked with `cargo lambda invoke`.
 
-    local_stack.py demo            the README's demo: seed, invoke events/s3-put.json, follow the run
+    local_stack.py demo            the README's demo: an upload imported and followed to SUCCEEDED by a
+                                   tick, and one that Glue fails, ending FAILED with Glue's message
     local_stack.py invoke EVENT    seed what EVENT names (any trigger's shape), invoke it, report the task runs
 
 Everything binds to 127.0.0.1 on free ports, and everything started is stopped on exit.
 Run it with the project's virtualenv python (make demo / make invoke do).
 """
 
+import copy
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+import urllib.request
 from urllib.parse import unquote_plus
 
 import boto3
@@ -67,6 +70,7 @@ def wait_for_port(port, what, proc, seconds=120):
 
 class Stack:
     def __init__(self):
+        self.log_lines_shown = 0
         self.procs = []
         self.env = {**os.environ, **AWS_ENV, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         LOGS.mkdir(parents=True, exist_ok=True)
@@ -88,12 +92,14 @@ class Stack:
                     os.killpg(proc.pid, signal.SIGKILL)
         say("stopped moto, glue-local and the function")
 
-    def start(self):
+    def start(self, labels_bucket):
         say("building the function and glue-local")
         # Two builds, each with its own package's features: the first is exactly what
         # `cargo lambda watch` runs, so the watch starts without compiling.
         for package in ("glue-label-importer", "glue-local"):
             subprocess.run(["cargo", "build", "--quiet", "-p", package, "--bin", package], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--quiet", "-p", "glue-label-importer", "--bin", "import-labels"],
+                       cwd=ROOT, check=True)
         self.moto_port, self.glue_port, self.lambda_port = free_port(), free_port(), free_port()
         self.moto_url = f"http://127.0.0.1:{self.moto_port}"
         self.glue_url = f"http://127.0.0.1:{self.glue_port}"
@@ -108,12 +114,39 @@ class Stack:
         self.glue = boto3.client("glue", endpoint_url=self.glue_url, region_name="us-east-1",
                                  aws_access_key_id="testing", aws_secret_access_key="testing")
         function_env = {**self.env, "AWS_ENDPOINT_URL_S3": self.moto_url, "AWS_ENDPOINT_URL_GLUE": self.glue_url,
-                        "S3_FORCE_PATH_STYLE": "true", "RUST_LOG": "info"}
+                        "S3_FORCE_PATH_STYLE": "true", "RUST_LOG": "info", "LABELS_BUCKET": labels_bucket}
         watch = self.spawn("function", ["cargo", "lambda", "watch", "--ignore-changes",
                                         "--invoke-address", "127.0.0.1", "--invoke-port", str(self.lambda_port)],
                            env=function_env)
         wait_for_port(self.lambda_port, "cargo lambda watch", watch)
         say(f"the function runs under cargo lambda watch on 127.0.0.1:{self.lambda_port}")
+
+    def upload(self, bucket, key, metadata):
+        """Uploads the sample file; its eTag."""
+        put = self.s3.put_object(Bucket=bucket, Key=key, Body=SAMPLE.read_bytes(), Metadata=metadata)
+        meta = " with " + ", ".join(f"{k}: {v}" for k, v in metadata.items()) if metadata else ""
+        say(f"uploaded {SAMPLE.relative_to(ROOT)} to s3://{bucket}/{key}{meta}")
+        return put["ETag"].strip('"')
+
+    def glue_admin(self, path, body):
+        """POSTs to glue-local's admin endpoint (/_glue-local/<path>)."""
+        request = urllib.request.Request(f"{self.glue_url}/_glue-local/{path}", data=json.dumps(body).encode(),
+                                         method="POST", headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
+
+    def status_tag(self, bucket, key):
+        tags = {t["Key"]: t["Value"] for t in self.s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+        return tags.get("glue-import-status"), tags.get("glue-import-task-run-id")
+
+    def import_labels(self, *args):
+        """Runs the import-labels CLI against the local stack; prints its output."""
+        binary = TARGET / "debug" / "import-labels"
+        env = {**self.env, "AWS_ENDPOINT_URL_S3": self.moto_url, "S3_FORCE_PATH_STYLE": "true"}
+        say("import-labels " + " ".join(args))
+        out = subprocess.run([str(binary), "--endpoint-url", self.glue_url, *args], cwd=ROOT, env=env,
+                             capture_output=True, text=True)
+        print((out.stdout + out.stderr).rstrip())
 
     def seed(self, objects, metadata):
         """Creates the buckets, the transforms and, for every (bucket, key, eTag), the sample file."""
@@ -124,25 +157,23 @@ class Stack:
                 Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
                 Tags={"glue-local:transform-id": tfm})
         say(f"created FindMatches transforms {', '.join(TRANSFORMS)}")
-        body = SAMPLE.read_bytes()
         for bucket, key, event_etag in objects:
             if bucket not in [b["Name"] for b in self.s3.list_buckets()["Buckets"]]:
                 self.s3.create_bucket(Bucket=bucket)
-            put = self.s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=metadata)
-            etag = put["ETag"].strip('"')
-            note = "" if etag == event_etag else " (eTag differs from the event's: expect a stale-event skip)"
-            meta = " with " + ", ".join(f"{k}: {v}" for k, v in metadata.items()) if metadata else ""
-            say(f"uploaded {SAMPLE.relative_to(ROOT)} to s3://{bucket}/{key}{meta}{note}")
+            if self.upload(bucket, key, metadata) != event_etag:
+                say("(its eTag differs from the event's: expect a stale-event skip)")
 
     def invoke(self, event_file):
-        say(f"cargo lambda invoke --data-file {event_file}")
+        say(f"cargo lambda invoke --data-file {event_file.relative_to(ROOT) if event_file.is_relative_to(ROOT) else event_file}")
         out = subprocess.run(["cargo", "lambda", "invoke", "glue-label-importer", "--invoke-address", "127.0.0.1",
                               "--invoke-port", str(self.lambda_port), "--data-file", str(event_file)],
                              cwd=ROOT, env=self.env, capture_output=True, text=True)
         print("--- function response ---")
         print((out.stdout or out.stderr).strip())
-        outcome_lines = [l for l in (LOGS / "function.log").read_text(errors="replace").splitlines()
-                         if "request_id=" in l]
+        lines = (LOGS / "function.log").read_text(errors="replace").splitlines()
+        outcome_lines = [l for l in lines[self.log_lines_shown:]
+                         if "request_id=" in l or "import finished" in l or "tick done" in l]
+        self.log_lines_shown = len(lines)
         if outcome_lines:
             print("--- function log ---")
             print("\n".join(outcome_lines))
@@ -196,23 +227,87 @@ def objects(event):
     return found
 
 
+# What glue-local's Glue answers for the demo's failing upload (on demand, /_glue-local/outcomes).
+GLUE_FAILURE = ("The labeling set IDs of the label file were not generated for this transform: "
+                "generate a labeling set with StartMLLabelingSetGenerationTaskRun and label that.")
+
+
+def demo():
+    """An upload imported and followed to its end by a tick; one that Glue fails."""
+    # The sample event, stamped with the current time (the ledger measures upload to end).
+    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
+    event["Records"][0]["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    LOGS.mkdir(parents=True, exist_ok=True)
+    event_file = LOGS / "s3-put.json"
+    event_file.write_text(json.dumps(event, indent=2))
+    bucket, key, _ = objects(event)[0]
+    stack = Stack()
+    try:
+        stack.start(bucket)
+        stack.seed(objects(event), {"replace-all-labels": "true"})
+        print()
+        say("1. the upload's event (events/s3-put.json): the import starts in this invocation, recorded in the ledger")
+        first = (stack.invoke(event_file) or {}).get("imported", [])
+        print(f"object tags: glue-import-status={stack.status_tag(bucket, key)[0]}")
+
+        print()
+        say("2. a second upload, whose labeling sets Glue does not know (glue-local fails its run)")
+        bad_key = key.replace("round-1.csv", "round-1-other-transform.csv")
+        stack.glue_admin("outcomes", {"inputS3Path": f"s3://{bucket}/{bad_key}", "status": "FAILED",
+                                      "errorString": GLUE_FAILURE})
+        bad_etag = stack.upload(bucket, bad_key, {})
+        bad_event = copy.deepcopy(event)
+        bad_event["Records"][0]["s3"]["object"].update({"key": bad_key, "eTag": bad_etag})
+        bad_event_file = LOGS / "s3-put-failing.json"
+        bad_event_file.write_text(json.dumps(bad_event, indent=2))
+        second = (stack.invoke(bad_event_file) or {}).get("imported", [])
+
+        print()
+        say("3. Glue runs both imports")
+        stack.follow(stack.started_runs())
+
+        print()
+        say("4. the tick (EventBridge's Scheduled Event, every minute when deployed) records how they ended")
+        tick = (stack.invoke(ROOT / "events" / "scheduled-tick.json") or {}).get("tick", {})
+        good_status = stack.status_tag(bucket, key)
+        bad_status = stack.status_tag(bucket, bad_key)
+        print(f"s3://{bucket}/{key}: glue-import-status={good_status[0]} glue-import-task-run-id={good_status[1]}")
+        print(f"s3://{bucket}/{bad_key}: glue-import-status={bad_status[0]} glue-import-task-run-id={bad_status[1]}")
+
+        print()
+        say("5. what an operator sees: the transform's ledger")
+        tfm = key.split("/")[1]
+        stack.import_labels("status", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
+        if second:
+            entry = second[0]["ledgerEntry"]
+            ledger_bucket, ledger_key = entry[len("s3://"):].split("/", 1)
+            say(f"aws s3 cp {entry} -")
+            print(stack.s3.get_object(Bucket=ledger_bucket, Key=ledger_key)["Body"].read().decode())
+    finally:
+        stack.stop()
+    failed = [f for f in tick.get("finished", []) if f.get("state") == "FAILED"]
+    if not (first and second and good_status[0] == "SUCCEEDED" and bad_status[0] == "FAILED"
+            and failed and failed[0].get("errorString") == GLUE_FAILURE):
+        raise SystemExit("demo failed: expected one import SUCCEEDED and one FAILED with Glue's message (see above)")
+    say("demo passed: one upload SUCCEEDED; the other FAILED, with Glue's own message in its tag, ledger and log")
+
+
 def main():
     if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "invoke") or (sys.argv[1] == "invoke" and len(sys.argv) != 3):
         raise SystemExit(__doc__)
-    demo = sys.argv[1] == "demo"
-    event_file = ROOT / "events" / "s3-put.json" if demo else Path(sys.argv[2]).resolve()
+    if sys.argv[1] == "demo":
+        return demo()
+    event_file = Path(sys.argv[2]).resolve()
     event = json.loads(event_file.read_text())
+    uploads = objects(event)
     stack = Stack()
     try:
-        stack.start()
-        stack.seed(objects(event), {"replace-all-labels": "true"} if demo else {})
-        response = stack.invoke(event_file)
-        imported = (response or {}).get("imported", [])
-        succeeded = stack.follow(stack.started_runs())
+        stack.start(uploads[0][0] if uploads else "example-labels-bucket")
+        stack.seed(uploads, {})
+        stack.invoke(event_file)
+        stack.follow(stack.started_runs())
     finally:
         stack.stop()
-    if demo and not (imported and succeeded):
-        raise SystemExit("demo failed: the upload was not imported (see the response above)")
 
 
 if __name__ == "__main__":
