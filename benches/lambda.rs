@@ -3,9 +3,10 @@
 //! sizes — printed as a table and written to `<target>/bench/lambda.json`.
 //!
 //! Each 1-record invocation imports a fresh file into its own transform, so every run does
-//! the full pipeline (HeadObject, tags, Glue history, preflight GetObject, start, receipt tag)
-//! against an empty history. The floor beside the latencies is the local stack itself: the
-//! same six calls made directly from here, one after the other.
+//! the full pipeline (HeadObject, tags, Glue history, preflight GetObject, the ledger's marker
+//! and entry, start, the recorded run, receipt and status tags) against an empty history. The
+//! floor beside the latencies is the local stack itself: the same nine calls made directly
+//! from here, one after the other.
 
 mod common;
 #[path = "../tests/support/mod.rs"]
@@ -60,7 +61,7 @@ async fn fresh_file(stack: &Stack, n: usize) -> Uploaded {
         .await
 }
 
-/// The six calls the function makes for one record, made directly: the stack's own time.
+/// The nine calls the function makes for one record, made directly: the stack's own time.
 async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
     let started = Instant::now();
     let head = stack.s3.head_object().bucket(BUCKET).key(&file.key);
@@ -75,6 +76,24 @@ async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
     let object = stack.s3.get_object().bucket(BUCKET).key(&file.key);
     let body = object.send().await.expect("GetObject").body;
     body.collect().await.expect("object body");
+    let ledger = format!("glue-label-importer/entries/{transform}/floor.json");
+    let marker = stack.s3.put_object().bucket(BUCKET).if_none_match("*");
+    let marker = marker.key(format!("glue-label-importer/open/{transform}/floor"));
+    marker.send().await.expect("PutObject (marker)");
+    let create = stack
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(&ledger)
+        .if_none_match("*");
+    let created = create
+        .body(b"{\"revision\":1}".to_vec().into())
+        .send()
+        .await;
+    let etag = created
+        .expect("PutObject (entry)")
+        .e_tag
+        .unwrap_or_default();
     let start = stack
         .glue
         .start_import_labels_task_run()
@@ -85,6 +104,17 @@ async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
         .send()
         .await
         .expect("StartImportLabelsTaskRun");
+    let record = stack
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(&ledger)
+        .if_match(etag);
+    let recorded = record
+        .body(b"{\"revision\":2}".to_vec().into())
+        .send()
+        .await;
+    recorded.expect("PutObject (record)");
     let tagging = aws_sdk_s3::types::Tagging::builder()
         .tag_set(
             aws_sdk_s3::types::Tag::builder()
@@ -232,7 +262,7 @@ async fn main() {
     );
     println!(
         "{:<44} {:>7.2} ms {:>7.2} ms",
-        "  floor: the same 6 calls made directly", floor_med, floor_p90
+        "  floor: the same 9 calls made directly", floor_med, floor_p90
     );
     println!(
         "{:<44} {:>7.1} ms",

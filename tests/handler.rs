@@ -61,9 +61,10 @@ async fn imports_a_labeled_file_with_the_exact_glue_request() {
         })
         .then_output(|| GetMlTaskRunsOutput::builder().build());
     let start = start_exact(TFM, &path, true, "tsk-1");
+    let writes = ledger_writes();
     let state = state(
         Config::default(),
-        &[&head, &get_tags, &put],
+        &[&head, &get_tags, &put, &writes],
         &[&hist, &start],
     );
 
@@ -87,6 +88,9 @@ async fn imports_a_labeled_file_with_the_exact_glue_request() {
         ),
         (1, 1, 1, 1)
     );
+    // The ledger's cost on this path: the marker, the entry (created marked) and the
+    // recorded run — three S3 requests, no read.
+    assert_eq!(writes.num_calls(), 3);
 }
 
 #[tokio::test]
