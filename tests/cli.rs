@@ -472,16 +472,7 @@ async fn status_lists_the_ledger_of_a_transform() {
         .upload(&format!("labels/{TFM}/bad.csv"), SAMPLE, &[], None)
         .await;
     let glue_says = "Labeling set 9f3 is not known to this transform.";
-    stack
-        .glue_local
-        .store
-        .add_outcome(glue_local::RunOutcome {
-            input_s3_path: Some(format!("s3://{BUCKET}/{}", bad.key)),
-            status: "FAILED".into(),
-            error_string: Some(glue_says.into()),
-            count: 1,
-        })
-        .unwrap();
+    stack.fail_next_run(&bad.key, glue_says);
     let mut runs = Vec::new();
     for file in [&good, &bad] {
         let out = cli(

@@ -6,7 +6,7 @@ mod support;
 use aws_sdk_s3::primitives::ByteStream;
 use futures_util::future::join_all;
 use glue_label_importer::ledger::{Entry, ImportState, Upload};
-use glue_local::{Fault, RunOutcome};
+use glue_local::Fault;
 use serde_json::{json, Value};
 use support::{error, response, s3_event, Stack, Uploaded, BUCKET, SAMPLE};
 
@@ -151,16 +151,7 @@ async fn a_tick_follows_each_import_to_its_end_with_glues_error() {
         .upload(&format!("labels/{TFM}/bad.csv"), SAMPLE, &[], None)
         .await;
     let glue_says = "Labeling set 022ce3ed is not one of this transform's labeling sets.";
-    stack
-        .glue_local
-        .store
-        .add_outcome(RunOutcome {
-            input_s3_path: Some(format!("s3://{BUCKET}/{}", bad.key)),
-            status: "FAILED".into(),
-            error_string: Some(glue_says.into()),
-            count: 1,
-        })
-        .unwrap();
+    stack.fail_next_run(&bad.key, glue_says);
     let reply = response(stack.invoke(&[&good, &bad]).await);
     let good_run = reply["imported"][0]["taskRunId"].as_str().unwrap();
     let bad_run = reply["imported"][1]["taskRunId"].as_str().unwrap();

@@ -322,6 +322,19 @@ impl Stack {
         )
     }
 
+    /// Makes glue-local end the next import run of `key` FAILED with `error_string`.
+    pub fn fail_next_run(&self, key: &str, error_string: &str) {
+        self.glue_local
+            .store
+            .add_outcome(glue_local::RunOutcome {
+                input_s3_path: Some(format!("s3://{BUCKET}/{key}")),
+                status: "FAILED".into(),
+                error_string: Some(error_string.into()),
+                count: 1,
+            })
+            .expect("a FAILED outcome");
+    }
+
     /// Invokes the tick (EventBridge's Scheduled Event).
     pub async fn tick(&self) -> Value {
         response(self.runtime.invoke(&tick_event()).await)
