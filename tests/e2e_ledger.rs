@@ -12,7 +12,7 @@ use support::{error, response, s3_event, Stack, Uploaded, BUCKET, SAMPLE};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 /// Rounds of each race: every round is a new upload delivered to every instance at once.
-const ROUNDS: usize = 12;
+const ROUNDS: usize = 50;
 
 fn start_calls(stack: &Stack) -> u64 {
     stack

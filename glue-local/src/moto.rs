@@ -1,5 +1,6 @@
 //! moto's server (S3, and SQS for the queue trigger) on a loopback port, for tests: started
-//! from the project's virtualenv, reset between tests, stopped when dropped — or when this process ends, whichever is first.
+//! from the project's virtualenv (with S3's atomic conditional writes, see [`MOTO`]), reset
+//! between tests, stopped when dropped — or when this process ends, whichever is first.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,12 +12,28 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// Runs moto on `$1` and stops it as soon as its standard input closes, so the server never
-/// outlives the process that started it, even one that is killed.
-const WRAPPER: &str = r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & pid=$!
+/// Runs moto (`$2`, a Python program, under the Python `$0`) on port `$1` and stops it as soon
+/// as its standard input closes, so the server never outlives the process that started it,
+/// even one that is killed.
+const WRAPPER: &str = r#""$0" -c "$2" "$1" >/dev/null 2>&1 & pid=$!
 read -r _ignored
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null"#;
+
+/// moto's server with one fidelity fix. S3 decides a conditional PutObject (`If-None-Match`,
+/// `If-Match`) atomically; moto checks the condition and writes the object in two steps on a
+/// threaded server, so two overlapping creates can both pass — under load, the ledger's races
+/// then see two winners where S3 has one. Serializing moto's PutObject handler restores S3's
+/// behaviour.
+const MOTO: &str = r#"import sys, threading
+from moto.s3.responses import S3Response
+_lock, _put = threading.Lock(), S3Response.put_object
+def put_object(self):
+    with _lock:
+        return _put(self)
+S3Response.put_object = put_object
+from moto.server import main
+main(["-H", "127.0.0.1", "-p", sys.argv[1]])"#;
 
 /// A running moto server.
 pub struct Moto {
@@ -44,11 +61,14 @@ impl Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
+        // The virtualenv's Python, beside moto_server.
+        let python = moto_server.with_file_name("python");
         let child = Command::new("sh")
             .arg("-c")
             .arg(WRAPPER)
-            .arg(moto_server)
+            .arg(python)
             .arg(port.to_string())
+            .arg(MOTO)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
