@@ -14,7 +14,7 @@ use crate::outcome::{
     Failed, ImportError, Imported, NotImported, Outcome, SkipReason, Skipped, RECEIPT_TAG,
 };
 use crate::start::{self, Forward};
-use crate::{metadata, preflight, route, tags, State};
+use crate::{http_status, metadata, preflight, route, tags, State};
 
 /// What an operator may override when importing by hand (the Lambda uses the defaults).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,18 +139,9 @@ async fn import(
         ImportState::Starting,
         ledger::now(),
     );
-    let started = start_in_ledger(state, &ledger, &upload_id, &entry_key, entry).await;
-    // The tags follow the entry: STARTING with the receipt, QUEUED after a passing refusal,
-    // FAILED after a final one; a duplicate leaves them to the delivery that started it.
-    let shown = match &started {
-        Ok(id) => Some((ImportState::Starting, Some(id.as_str()))),
-        Err(NotImported::Failed(e @ ImportError::Glue { .. })) if e.is_retryable() => {
-            Some((ImportState::Queued, None))
-        }
-        Err(NotImported::Failed(ImportError::Glue { .. })) => Some((ImportState::Failed, None)),
-        Err(_) => None,
-    };
-    if let Some((status, task_run_id)) = shown {
+    let forward = start_in_ledger(state, &ledger, &upload_id, &entry_key, entry).await?;
+    // The tags follow the entry as this delivery left it.
+    if let Some((status, task_run_id)) = forward.shown() {
         let status = status.as_str();
         if let Err(problem) =
             tags::write(state, bucket, key, version, tags, status, task_run_id).await
@@ -161,7 +152,17 @@ async fn import(
             );
         }
     }
-    let task_run_id = started?;
+    let task_run_id = match forward {
+        Forward::Started { task_run_id, .. } => task_run_id,
+        Forward::Refused { error } | Forward::Queued { error } => return Err(error.into()),
+        Forward::Lost => {
+            return Err(SkipReason::LedgerEntry {
+                state: "changed by another delivery".into(),
+                task_run_id: None,
+            }
+            .into())
+        }
+    };
     Ok(Imported {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -192,14 +193,14 @@ fn upload(record: &Record, key: &str, head: &HeadObjectOutput) -> Upload {
 }
 
 /// Creates the upload's ledger entry, marked, and starts its import; or, when a delivery
-/// before this one made the entry, does what the entry calls for.
+/// before this one made the entry, does what the entry calls for. Where that left the entry.
 async fn start_in_ledger(
     state: &State,
     ledger: &Ledger<'_>,
     upload_id: &str,
     entry_key: &str,
     entry: Entry,
-) -> Result<String, NotImported> {
+) -> Result<Forward, NotImported> {
     ledger
         .open(&entry.transform_id, upload_id)
         .await
@@ -221,15 +222,7 @@ async fn start_in_ledger(
         }
         forward = meet_existing(state, ledger, entry_key).await?;
     }
-    match forward {
-        Forward::Started { task_run_id, .. } => Ok(task_run_id),
-        Forward::Refused { error } | Forward::Queued { error } => Err(error.into()),
-        Forward::Lost => Err(SkipReason::LedgerEntry {
-            state: "changed by another delivery".into(),
-            task_run_id: None,
-        }
-        .into()),
-    }
+    Ok(forward)
 }
 
 /// An entry a delivery before this one made: a duplicate to report, a refusal to report
@@ -286,7 +279,7 @@ async fn head_object(
         .set_if_match(record.etag.as_ref().map(|etag| format!("\"{etag}\"")))
         .send()
         .await
-        .map_err(|e| match status(&e) {
+        .map_err(|e| match http_status(&e) {
             Some(404) => SkipReason::ObjectGone.into(),
             Some(412) => SkipReason::StaleEvent {
                 etag: record.etag.clone().unwrap_or_default(),
@@ -353,15 +346,11 @@ async fn preflight(
     Ok(report.warnings)
 }
 
-fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
-    err.raw_response().map(|r| r.status().as_u16())
-}
-
 pub(crate) fn s3_error<E: std::error::Error + 'static>(
     operation: &'static str,
     err: SdkError<E, HttpResponse>,
 ) -> ImportError {
-    match status(&err) {
+    match http_status(&err) {
         Some(403) => ImportError::S3AccessDenied { operation },
         _ => ImportError::S3 {
             operation,

@@ -17,6 +17,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::http_status;
+
 /// The entry format this build writes and reads; a newer one is left alone.
 pub const FORMAT: u32 = 1;
 /// Tag on finished entries, for the bucket's lifecycle rule that expires them.
@@ -202,15 +204,6 @@ impl Entry {
         self.state = state;
     }
 
-    /// When the entry entered its current state.
-    pub fn since(&self) -> Option<DateTime<Utc>> {
-        self.history
-            .iter()
-            .rev()
-            .find(|t| t.state == self.state)
-            .map(|t| t.at)
-    }
-
     /// A start was marked and its answer is not recorded: in flight, or its process died.
     pub fn start_in_flight(&self) -> bool {
         self.state == ImportState::Starting && self.task_run_id.is_none()
@@ -325,10 +318,6 @@ impl LedgerError {
     }
 }
 
-fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
-    err.raw_response().map(|r| r.status().as_u16())
-}
-
 /// One bucket's ledger.
 #[derive(Debug, Clone, Copy)]
 pub struct Ledger<'a> {
@@ -363,7 +352,7 @@ impl<'a> Ledger<'a> {
         err: SdkError<E, HttpResponse>,
     ) -> LedgerError {
         let (bucket, key) = (self.bucket.to_string(), key.to_string());
-        match status(&err) {
+        match http_status(&err) {
             Some(412) | Some(409) => LedgerError::Conflict { bucket, key },
             Some(403) => LedgerError::AccessDenied {
                 operation,
@@ -390,7 +379,7 @@ impl<'a> Ledger<'a> {
             .await
         {
             Ok(out) => out,
-            Err(e) if status(&e) == Some(404) => return Ok(None),
+            Err(e) if http_status(&e) == Some(404) => return Ok(None),
             Err(e) => return Err(self.error("GetObject", key, e)),
         };
         let etag = out.e_tag().unwrap_or_default().to_string();

@@ -25,6 +25,13 @@ pub mod tick;
 
 pub use config::{Config, ConfigError};
 
+/// The HTTP status of an AWS call's error, when a response arrived (both SDKs share the type).
+pub(crate) fn http_status<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
 /// What every invocation uses: configuration and SDK clients, built once at start-up.
 #[derive(Debug, Clone)]
 pub struct State {

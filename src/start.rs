@@ -37,7 +37,22 @@ pub enum Forward {
     Queued { error: ImportError },
 }
 
-/// Takes an entry forward: up to `attempts` marks and starts. `mode` is how the first mark
+impl Forward {
+    /// What the label object's status tag shows after this: the entry's state and, once it
+    /// started, its task run; `None` when another writer has the entry (its tags are theirs).
+    pub fn shown(&self) -> Option<(ImportState, Option<&str>)> {
+        match self {
+            Forward::Started { task_run_id, .. } => {
+                Some((ImportState::Starting, Some(task_run_id.as_str())))
+            }
+            Forward::Queued { .. } => Some((ImportState::Queued, None)),
+            Forward::Refused { .. } => Some((ImportState::Failed, None)),
+            Forward::Lost => None,
+        }
+    }
+}
+
+/// Takes an entry forward: up to `attempts` (at least one) marks and starts. `mode` is how the first mark
 /// meets the stored entry (`Create` for a new upload).
 pub async fn take_forward(
     state: &State,
@@ -47,11 +62,9 @@ pub async fn take_forward(
     mut mode: PutMode,
     attempts: u32,
 ) -> Result<Forward, ImportError> {
-    let mut last_error = None;
-    for attempt in 1..=attempts.max(1) {
-        if attempt > 1 {
-            tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 2)).await;
-        }
+    let mut attempt = 0;
+    let error = loop {
+        attempt += 1;
         let marked_at = ledger::now();
         entry.enter(ImportState::Starting, marked_at);
         entry.marked_at = Some(marked_at);
@@ -74,14 +87,14 @@ pub async fn take_forward(
             Ok(task_run_id) => return Ok(record_run(ledger, marked, task_run_id, false).await),
             Err(failure) => failure,
         };
-        match failure {
+        let error = match failure {
             StartFailure::Refused(error) => return record_refusal(ledger, marked, error).await,
-            StartFailure::NotNow(error) => last_error = Some(error),
+            StartFailure::NotNow(error) => error,
             StartFailure::Unclear(error) => match find_run(state, &marked.entry, marked_at).await {
                 Ok(Some(task_run_id)) => {
                     return Ok(record_run(ledger, marked, task_run_id, true).await)
                 }
-                Ok(None) => last_error = Some(error),
+                Ok(None) => error,
                 Err(history_error) => {
                     return Err(ImportError::StartUndecided {
                         start_error: error.to_string(),
@@ -89,13 +102,13 @@ pub async fn take_forward(
                     })
                 }
             },
-        }
+        };
         (entry, mode) = (marked.entry, PutMode::Update(marked.etag));
-    }
-    let error = last_error.unwrap_or(ImportError::StartUndecided {
-        start_error: "no attempt was made".into(),
-        history_error: "none".into(),
-    });
+        if attempt >= attempts {
+            break error;
+        }
+        tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
+    };
     entry.enter(ImportState::Queued, ledger::now());
     entry.marked_by = None;
     entry.last_error = Some(error.to_string());

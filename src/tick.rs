@@ -179,9 +179,20 @@ async fn forwarded(
     forward: Result<Forward, ImportError>,
 ) -> Visit {
     let entry = &before.entry;
-    let version = entry.version_id.as_deref();
+    let forward = match forward {
+        Ok(forward) => forward,
+        Err(e) => {
+            error!(ledger_key = before.key, "tick: {e}");
+            return Visit::Error(e.to_string());
+        }
+    };
+    if let Some((status, task_run_id)) = forward.shown() {
+        let version = entry.version_id.as_deref();
+        let (bucket, key) = (&entry.bucket, &entry.key);
+        tags::set_status(state, bucket, key, version, status.as_str(), task_run_id).await;
+    }
     match forward {
-        Ok(Forward::Started { task_run_id, .. }) => {
+        Forward::Started { task_run_id, .. } => {
             info!(
                 bucket = entry.bucket,
                 key = entry.key,
@@ -189,44 +200,28 @@ async fn forwarded(
                 task_run_id,
                 "import started by the tick"
             );
-            let status = ImportState::Starting.as_str();
-            tags::set_status(
-                state,
-                &entry.bucket,
-                &entry.key,
-                version,
-                status,
-                Some(&task_run_id),
-            )
-            .await;
             let mut progress = Progress::of(entry);
             progress.task_run_id = Some(task_run_id);
             progress.state = ImportState::Starting;
             Visit::Started(progress)
         }
-        Ok(Forward::Lost) => Visit::Nothing,
-        Ok(Forward::Queued { error }) => {
+        Forward::Lost => Visit::Nothing,
+        Forward::Queued { error } => {
             warn!(
                 bucket = entry.bucket,
                 key = entry.key,
                 "import still waiting to start: {error}"
             );
-            tags::set_status(state, &entry.bucket, &entry.key, version, "QUEUED", None).await;
             Visit::Nothing
         }
-        Ok(Forward::Refused { error }) => {
+        Forward::Refused { error } => {
             error!(
                 bucket = entry.bucket,
                 key = entry.key,
                 transform_id = entry.transform_id,
                 "Glue refused the import: {error}"
             );
-            tags::set_status(state, &entry.bucket, &entry.key, version, "FAILED", None).await;
             close(ledger, marker, Visit::Refused(error)).await
-        }
-        Err(e) => {
-            error!(ledger_key = before.key, "tick: {e}");
-            Visit::Error(e.to_string())
         }
     }
 }
