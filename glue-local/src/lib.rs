@@ -4,7 +4,7 @@
 //! errors as `{"__type", "Message"}` plus `X-Amzn-Errortype`), accepts any signature, reads label
 //! files from the configured S3 endpoint, and keeps everything in memory. Admin endpoints under
 //! `/_glue-local/` reset the state, inject faults (also lost answers: the call takes effect,
-//! the answer is an error), force how runs end, and report call counts.
+//! the answer is an error), force how runs end, set the per-transform task-run quota, and report call counts.
 
 pub mod labels;
 pub mod moto;
@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::info;
 
-pub use store::{Fault, GlueError, RunOutcome, Settings, Store, PIN_ID_TAG};
+pub use store::{Fault, GlueError, Quota, RunOutcome, Settings, Store, PIN_ID_TAG, QUOTA_ERRORS};
 
 /// A running endpoint. Dropping it stops the server and its open connections.
 pub struct Server {
@@ -195,6 +195,18 @@ fn handle_admin(store: &Store, method: &Method, path: &str, body: &[u8]) -> Http
             )),
         },
         (&Method::GET, "calls") => json_response(StatusCode::OK, &json!(store.calls())),
+        (&Method::POST, "quota") => match serde_json::from_slice::<Quota>(body) {
+            Ok(quota) => match store.set_quota(quota) {
+                Ok(()) => json_response(StatusCode::OK, &json!({})),
+                Err(e) => bad(e.message),
+            },
+            Err(e) => bad(format!(
+                "expected {{\"maxRunsPerTransform\", \"error\"?: one of {QUOTA_ERRORS:?}}}: {e}"
+            )),
+        },
+        (&Method::GET, "refused") => {
+            json_response(StatusCode::OK, &json!({"refused": store.refused()}))
+        }
         _ => json_response(
             StatusCode::NOT_FOUND,
             &json!({"message": format!("no admin endpoint {method} /_glue-local/{path}")}),

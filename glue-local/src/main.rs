@@ -35,6 +35,16 @@ struct Args {
     /// How long an import task run takes from STARTING to SUCCEEDED or FAILED, in milliseconds.
     #[arg(long, default_value_t = 600)]
     task_run_millis: u64,
+    /// How long a labeling-set generation task run takes, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    generation_run_millis: u64,
+    /// Glue's quota of concurrent ML task runs per transform, every task type counted (0: off).
+    #[arg(long, default_value_t = 3)]
+    max_runs_per_transform: u32,
+    /// The error a start beyond the quota gets.
+    #[arg(long, default_value = "ConcurrentRunsExceededException",
+          value_parser = clap::builder::PossibleValuesParser::new(glue_local::QUOTA_ERRORS))]
+    quota_error: String,
 }
 
 #[tokio::main]
@@ -57,6 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         account_id: args.account_id,
         label_file_limit_mb: args.label_file_limit_mb,
         task_run_duration: Duration::from_millis(args.task_run_millis),
+        generation_run_duration: Duration::from_millis(args.generation_run_millis),
+        max_runs_per_transform: args.max_runs_per_transform,
+        quota_error: args.quota_error,
     };
     let s3 = s3_client(&args.s3_endpoint_url, &args.region).await;
     let server = Server::start(SocketAddr::new(args.host, args.port), settings, s3).await?;

@@ -17,7 +17,21 @@ pub struct Settings {
     pub label_file_limit_mb: u64,
     /// How long an import task run takes, from STARTING to its final status.
     pub task_run_duration: Duration,
+    /// How long a labeling-set generation task run takes (they are long in Glue: minutes).
+    pub generation_run_duration: Duration,
+    /// Glue's quota of concurrent ML task runs per transform, every task type counted
+    /// (L-E15CE20A, 3 by default); 0 turns the check off.
+    pub max_runs_per_transform: u32,
+    /// The error a start beyond the quota gets (Glue's documents name
+    /// `ConcurrentRunsExceededException`; `ResourceNumberLimitExceededException` is also seen).
+    pub quota_error: String,
 }
+
+/// The error codes a start beyond the per-transform quota may get.
+pub const QUOTA_ERRORS: [&str; 2] = [
+    "ConcurrentRunsExceededException",
+    "ResourceNumberLimitExceededException",
+];
 
 impl Default for Settings {
     fn default() -> Self {
@@ -25,8 +39,24 @@ impl Default for Settings {
             account_id: "123456789012".into(),
             label_file_limit_mb: 10,
             task_run_duration: Duration::from_millis(600),
+            generation_run_duration: Duration::from_secs(5),
+            max_runs_per_transform: 3,
+            quota_error: QUOTA_ERRORS[0].into(),
         }
     }
+}
+
+/// The quota as the admin endpoint sets it at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Quota {
+    pub max_runs_per_transform: u32,
+    #[serde(default = "default_quota_error")]
+    pub error: String,
+}
+
+fn default_quota_error() -> String {
+    QUOTA_ERRORS[0].into()
 }
 
 /// Tag that pins a new transform's ID, so sample events can name it (glue-local only).
@@ -77,7 +107,10 @@ struct Transform {
 struct TaskRun {
     id: String,
     transform_id: String,
+    /// `IMPORT_LABELS` or `LABELING_SET_GENERATION`.
+    task_type: &'static str,
     status: &'static str,
+    /// The label file (import) or the output path (labeling-set generation).
     input_s3_path: String,
     replace: bool,
     started_on: f64,
@@ -138,6 +171,10 @@ struct Inner {
     faults: Vec<Fault>,
     outcomes: Vec<RunOutcome>,
     calls: BTreeMap<String, u64>,
+    /// The quota in force (from the settings, changed by the admin endpoint).
+    quota: Option<Quota>,
+    /// Starts refused for the quota.
+    refused: u64,
 }
 
 /// The endpoint's state: shared by the server and the task-run timers.
@@ -205,6 +242,13 @@ struct StartImport {
     replace_all_labels: Option<bool>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartGeneration {
+    transform_id: Option<String>,
+    output_s3_path: Option<String>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 struct Page {
@@ -253,9 +297,56 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Forgets every transform, task run, fault and call count.
+    /// Forgets every transform, task run, fault and call count (the quota goes back to the
+    /// settings').
     pub fn reset(&self) {
         *self.lock() = Inner::default();
+    }
+
+    /// Changes the per-transform quota (0 turns it off) and the error a refused start gets.
+    pub fn set_quota(&self, quota: Quota) -> Result<()> {
+        if !QUOTA_ERRORS.contains(&quota.error.as_str()) {
+            return Err(GlueError::invalid(format!(
+                "quota error {} is none of {QUOTA_ERRORS:?}",
+                quota.error
+            )));
+        }
+        self.lock().quota = Some(quota);
+        Ok(())
+    }
+
+    /// How many starts were refused for the quota.
+    pub fn refused(&self) -> u64 {
+        self.lock().refused
+    }
+
+    /// Refuses a start when the transform's active runs (STARTING, RUNNING, STOPPING; any task
+    /// type) fill the quota. Called with the lock held, right before the run is added.
+    fn check_quota(&self, inner: &mut Inner, transform_id: &str) -> Result<()> {
+        let (limit, error) = match &inner.quota {
+            Some(q) => (q.max_runs_per_transform, q.error.clone()),
+            None => (
+                self.settings.max_runs_per_transform,
+                self.settings.quota_error.clone(),
+            ),
+        };
+        let active = inner
+            .runs
+            .values()
+            .filter(|r| r.transform_id == transform_id)
+            .filter(|r| matches!(r.status, "STARTING" | "RUNNING" | "STOPPING"))
+            .count();
+        if limit == 0 || active < limit as usize {
+            return Ok(());
+        }
+        inner.refused += 1;
+        Err(GlueError::new(
+            &error,
+            format!(
+                "ML Task Runs count {} has exceeded the transform limit of {limit} task runs.",
+                active + 1
+            ),
+        ))
     }
 
     pub fn add_fault(&self, fault: Fault) {
@@ -330,6 +421,7 @@ impl Store {
             "ListMLTransforms" => self.list_transforms(body),
             "DeleteMLTransform" => self.delete_transform(body),
             "StartImportLabelsTaskRun" => self.start_import(body).await,
+            "StartMLLabelingSetGenerationTaskRun" => self.start_generation(body),
             "GetMLTaskRun" => self.get_task_run(body),
             "GetMLTaskRuns" => self.get_task_runs(body),
             "CancelMLTaskRun" => self.cancel_task_run(body),
@@ -486,6 +578,7 @@ impl Store {
         let run = TaskRun {
             id: new_id("tsk-"),
             transform_id,
+            task_type: "IMPORT_LABELS",
             status: "STARTING",
             input_s3_path: path.to_string(),
             replace: req.replace_all_labels.unwrap_or(false),
@@ -494,9 +587,52 @@ impl Store {
             completed_on: None,
             error_string: None,
         };
-        let id = run.id.clone();
-        self.lock().runs.insert(id.clone(), run);
+        let id = self.add_run(run)?;
         tokio::spawn(Arc::clone(self).run_import(id.clone(), labels));
+        Ok(json!({ "TaskRunId": id }))
+    }
+
+    /// Adds a run if the transform's quota has room.
+    fn add_run(&self, run: TaskRun) -> Result<String> {
+        let mut inner = self.lock();
+        self.check_quota(&mut inner, &run.transform_id)?;
+        let id = run.id.clone();
+        inner.runs.insert(id.clone(), run);
+        Ok(id)
+    }
+
+    /// A labeling-set generation run: it only occupies the transform's quota for
+    /// `generation_run_duration` (no labeling set is written) and ends SUCCEEDED.
+    fn start_generation(self: &Arc<Self>, body: &Value) -> Result<Value> {
+        let req: StartGeneration = parse(body)?;
+        let transform_id = {
+            let inner = self.lock();
+            self.transform_id(&inner, &req.transform_id)?.to_string()
+        };
+        let output = required(&req.output_s3_path, "outputS3Path")?;
+        let at = now();
+        let id = self.add_run(TaskRun {
+            id: new_id("tsk-"),
+            transform_id,
+            task_type: "LABELING_SET_GENERATION",
+            status: "STARTING",
+            input_s3_path: output.to_string(),
+            replace: false,
+            started_on: at,
+            last_modified_on: at,
+            completed_on: None,
+            error_string: None,
+        })?;
+        let store = Arc::clone(self);
+        let run_id = id.clone();
+        tokio::spawn(async move {
+            let step = store.settings.generation_run_duration / 3;
+            tokio::time::sleep(step).await;
+            if store.advance(&run_id, |run, _| run.status = "RUNNING") {
+                tokio::time::sleep(step * 2).await;
+                store.advance(&run_id, |run, _| run.status = "SUCCEEDED");
+            }
+        });
         Ok(json!({ "TaskRunId": id }))
     }
 
@@ -600,15 +736,22 @@ impl Store {
     }
 
     fn run_json(run: &TaskRun) -> Value {
+        let properties = match run.task_type {
+            "IMPORT_LABELS" => json!({
+                "TaskType": "IMPORT_LABELS",
+                "ImportLabelsTaskRunProperties": {"InputS3Path": run.input_s3_path, "Replace": run.replace}
+            }),
+            other => json!({
+                "TaskType": other,
+                "LabelingSetGenerationTaskRunProperties": {"OutputS3Path": run.input_s3_path}
+            }),
+        };
         let mut out = json!({
             "TransformId": run.transform_id,
             "TaskRunId": run.id,
             "Status": run.status,
             "LogGroupName": "/aws-glue/ml-transforms",
-            "Properties": {
-                "TaskType": "IMPORT_LABELS",
-                "ImportLabelsTaskRunProperties": {"InputS3Path": run.input_s3_path, "Replace": run.replace}
-            },
+            "Properties": properties,
             "StartedOn": run.started_on,
             "LastModifiedOn": run.last_modified_on,
             "ExecutionTime": (run.completed_on.unwrap_or(run.last_modified_on) - run.started_on).round() as i64,
@@ -646,7 +789,8 @@ impl Store {
         Ok(Self::run_json(self.find_run(&inner, &req)?))
     }
 
-    fn cancel_task_run(&self, body: &Value) -> Result<Value> {
+    /// STARTING/RUNNING → STOPPING, and STOPPED a moment later (100 ms).
+    fn cancel_task_run(self: &Arc<Self>, body: &Value) -> Result<Value> {
         let req: TaskRunRef = parse(body)?;
         let mut inner = self.lock();
         let id = self.find_run(&inner, &req)?.id.clone();
@@ -657,6 +801,12 @@ impl Store {
         if matches!(run.status, "STARTING" | "RUNNING") {
             run.status = "STOPPING";
             run.last_modified_on = now();
+            let store = Arc::clone(self);
+            let run_id = id.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                store.advance(&run_id, |_, _| {});
+            });
         }
         Ok(json!({"TransformId": run.transform_id, "TaskRunId": run.id, "Status": run.status}))
     }
@@ -679,11 +829,11 @@ impl Store {
             .runs
             .values()
             .filter(|r| r.transform_id == transform_id)
-            .filter(|_| {
+            .filter(|r| {
                 filter
                     .task_run_type
                     .as_deref()
-                    .is_none_or(|t| t == "IMPORT_LABELS")
+                    .is_none_or(|t| t == r.task_type)
             })
             .filter(|r| filter.status.as_deref().is_none_or(|s| s == r.status))
             .filter(|r| {

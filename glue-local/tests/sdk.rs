@@ -521,3 +521,89 @@ async fn injected_faults_answer_the_next_calls() {
         "only the call that got through started a run"
     );
 }
+
+#[tokio::test]
+async fn the_per_transform_quota_counts_every_task_type_and_refuses_with_either_error() {
+    let local = Local::start(Settings {
+        generation_run_duration: Duration::from_secs(60),
+        ..Settings::default()
+    })
+    .await;
+    let tfm = local.create_transform("persons").await;
+    let other = local.create_transform("other").await;
+    local.put("labels/x/a.csv", LABELS.as_bytes()).await;
+    let mut generations = Vec::new();
+    for n in 0..3 {
+        let run = local
+            .glue
+            .start_ml_labeling_set_generation_task_run()
+            .transform_id(&tfm)
+            .output_s3_path(format!("s3://labels-bkt/sets/{n}/"))
+            .send()
+            .await
+            .unwrap();
+        generations.push(run.task_run_id().unwrap().to_string());
+    }
+    let import = |transform: String| {
+        local
+            .glue
+            .start_import_labels_task_run()
+            .transform_id(transform)
+            .input_s3_path("s3://labels-bkt/labels/x/a.csv")
+            .send()
+    };
+    let refused = import(tfm.clone()).await.unwrap_err();
+    assert_eq!(
+        code_and_message(refused),
+        (
+            "ConcurrentRunsExceededException".to_string(),
+            "ML Task Runs count 4 has exceeded the transform limit of 3 task runs.".to_string()
+        )
+    );
+    // Transforms have their own quota.
+    import(other.clone()).await.unwrap();
+    local
+        .server
+        .store
+        .set_quota(glue_local::Quota {
+            max_runs_per_transform: 3,
+            error: "ResourceNumberLimitExceededException".into(),
+        })
+        .unwrap();
+    let refused = import(tfm.clone()).await.unwrap_err();
+    assert_eq!(
+        code_and_message(refused).0,
+        "ResourceNumberLimitExceededException"
+    );
+    assert_eq!(local.server.store.refused(), 2);
+    let listed = local
+        .glue
+        .get_ml_task_runs()
+        .transform_id(&tfm)
+        .filter(
+            TaskRunFilterCriteria::builder()
+                .task_run_type(TaskType::LabelingSetGeneration)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.task_runs().len(), 3);
+    assert!(listed.task_runs().iter().all(|r| r
+        .properties()
+        .and_then(|p| p.labeling_set_generation_task_run_properties())
+        .and_then(|p| p.output_s3_path())
+        .is_some_and(|p| p.starts_with("s3://labels-bkt/sets/"))));
+    // A cancelled run frees its place once STOPPED.
+    local
+        .glue
+        .cancel_ml_task_run()
+        .transform_id(&tfm)
+        .task_run_id(&generations[0])
+        .send()
+        .await
+        .unwrap();
+    let (seen, _) = local.wait(&tfm, &generations[0]).await;
+    assert_eq!(seen.last().map(String::as_str), Some("STOPPED"));
+    import(tfm.clone()).await.unwrap();
+}

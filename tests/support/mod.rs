@@ -65,7 +65,11 @@ impl Stack {
         let s3 = glue_local::s3_client(&lease.moto.url(), "us-east-1").await;
         let glue_local = Server::start(
             "127.0.0.1:0".parse().unwrap(),
-            Settings::default(),
+            Settings {
+                // Glue's per-transform quota is enforced once the function keeps to it.
+                max_runs_per_transform: 0,
+                ..Settings::default()
+            },
             s3.clone(),
         )
         .await
