@@ -56,6 +56,9 @@ pub struct Config {
     /// A start marked longer ago than this, with no answer recorded, was abandoned by its
     /// process (`START_LEASE_SECONDS`); the next delivery or tick resolves it.
     pub start_lease: Duration,
+    /// How many appends of one transform may run side by side (`MAX_IMPORTS_PER_TRANSFORM`,
+    /// 1–3); a replace always runs alone.
+    pub max_imports_per_transform: usize,
 }
 
 /// A variable is set to something the function cannot use.
@@ -82,6 +85,7 @@ impl Default for Config {
             ledger_prefix: "glue-label-importer/".into(),
             labels_bucket: None,
             start_lease: Duration::from_secs(60),
+            max_imports_per_transform: 1,
         }
     }
 }
@@ -156,6 +160,12 @@ impl Config {
                 parse_lease,
                 defaults.start_lease,
             )?,
+            max_imports_per_transform: var(
+                lookup,
+                "MAX_IMPORTS_PER_TRANSFORM",
+                parse_imports_per_transform,
+                defaults.max_imports_per_transform,
+            )?,
         };
         let (ledger, labels) = (&config.ledger_prefix, &config.labels_prefix);
         if ledger.starts_with(labels.as_str()) || labels.starts_with(ledger.as_str()) {
@@ -183,6 +193,14 @@ fn var<T>(
             value,
             problem,
         }),
+    }
+}
+
+/// 1–3: Glue runs at most 3 ML task runs of a transform at once, every task type counted.
+fn parse_imports_per_transform(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n @ 1..=3) => Ok(n),
+        _ => Err("expected 1, 2 or 3 (Glue runs at most 3 ML task runs of a transform at once; 1, the default, runs one import at a time)".into()),
     }
 }
 
@@ -296,6 +314,7 @@ mod tests {
             ("LEDGER_PREFIX", "_ledger"),
             ("LABELS_BUCKET", "team-labels"),
             ("START_LEASE_SECONDS", "5"),
+            ("MAX_IMPORTS_PER_TRANSFORM", "3"),
         ])
         .unwrap();
         assert_eq!(
@@ -313,6 +332,7 @@ mod tests {
                 ledger_prefix: "_ledger/".into(),
                 labels_bucket: Some("team-labels".into()),
                 start_lease: Duration::from_secs(5),
+                max_imports_per_transform: 3,
             }
         );
     }
@@ -324,6 +344,7 @@ mod tests {
             ("DEFAULT_REPLACE_ALL_LABELS", "maybe", "invalid configuration: DEFAULT_REPLACE_ALL_LABELS=\"maybe\": expected true or false"),
             ("S3_FORCE_PATH_STYLE", "1", "invalid configuration: S3_FORCE_PATH_STYLE=\"1\": expected true or false"),
             ("MAX_CONCURRENCY", "0", "invalid configuration: MAX_CONCURRENCY=\"0\": expected a whole number from 1 to 64"),
+            ("MAX_IMPORTS_PER_TRANSFORM", "4", "invalid configuration: MAX_IMPORTS_PER_TRANSFORM=\"4\": expected 1, 2 or 3 (Glue runs at most 3 ML task runs of a transform at once; 1, the default, runs one import at a time)"),
             ("MAX_CONCURRENCY", "many", "invalid configuration: MAX_CONCURRENCY=\"many\": expected a whole number from 1 to 64"),
             ("REPLACE_METADATA_KEY", "replace all", "invalid configuration: REPLACE_METADATA_KEY=\"replace all\": expected an HTTP header name such as replace-all-labels"),
             ("REPLACE_METADATA_KEY", "x-amz-meta-", "invalid configuration: REPLACE_METADATA_KEY=\"x-amz-meta-\": expected an HTTP header name such as replace-all-labels"),

@@ -1,12 +1,16 @@
 //! The Glue calls: one StartImportLabelsTaskRun without the SDK's retry, the IMPORT_LABELS
-//! history of a file, one task run, and Glue's errors as [`ImportError`]s.
+//! history of a file, the transform's imports not ended, one task run, and Glue's errors as
+//! [`ImportError`]s.
 
 use aws_config::retry::RetryConfig;
 use aws_sdk_glue::config::http::HttpResponse;
 use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
-use aws_sdk_glue::types::{TaskRun, TaskRunFilterCriteria, TaskType};
+use aws_sdk_glue::types::{
+    SortDirectionType, TaskRun, TaskRunFilterCriteria, TaskRunSortColumnType, TaskRunSortCriteria,
+    TaskStatusType, TaskType,
+};
 use chrono::Utc;
 
 use crate::outcome::ImportError;
@@ -19,6 +23,9 @@ pub enum StartFailure {
     Refused(ImportError),
     /// Glue said not now (throttling): nothing started, another attempt may.
     NotNow(ImportError),
+    /// Glue's quota of concurrent task runs of the transform is in use: nothing started; the
+    /// start waits until a run ends.
+    Busy(ImportError),
     /// No clear answer (5xx, timeout, connection lost): the run may or may not exist.
     Unclear(ImportError),
 }
@@ -54,6 +61,8 @@ pub async fn start_once(
             let error = glue_error("StartImportLabelsTaskRun", transform_id, e);
             Err(if unclear {
                 StartFailure::Unclear(error)
+            } else if error.is_quota_refusal() {
+                StartFailure::Busy(error)
             } else if error.is_retryable() {
                 StartFailure::NotNow(error)
             } else {
@@ -103,6 +112,68 @@ pub async fn import_run_since(
         }
     }
     Ok(found)
+}
+
+/// One of the transform's recent imports, as Glue reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRun {
+    pub task_run_id: String,
+    pub input_s3_path: String,
+    /// Not ended: STARTING, RUNNING or STOPPING.
+    pub active: bool,
+    pub started_on: Option<chrono::DateTime<Utc>>,
+}
+
+/// The transform's 100 most recently started IMPORT_LABELS runs, newest first: one
+/// GetMLTaskRuns call.
+pub async fn recent_imports(
+    state: &State,
+    transform_id: &str,
+) -> Result<Vec<ImportRun>, ImportError> {
+    let filter = TaskRunFilterCriteria::builder()
+        .task_run_type(TaskType::ImportLabels)
+        .build();
+    let sort = TaskRunSortCriteria::builder()
+        .column(TaskRunSortColumnType::Started)
+        .sort_direction(SortDirectionType::Descending)
+        .build()
+        .map_err(|e| ImportError::Glue {
+            operation: "GetMLTaskRuns",
+            code: "RequestConstruction".into(),
+            message: e.to_string(),
+            transform_id: transform_id.to_string(),
+        })?;
+    let page = state
+        .glue
+        .get_ml_task_runs()
+        .transform_id(transform_id)
+        .filter(filter)
+        .sort(sort)
+        .max_results(100)
+        .send()
+        .await
+        .map_err(|e| glue_error("GetMLTaskRuns", transform_id, e))?;
+    Ok(page
+        .task_runs()
+        .iter()
+        .map(|run| ImportRun {
+            task_run_id: run.task_run_id().unwrap_or_default().to_string(),
+            input_s3_path: run
+                .properties()
+                .and_then(|p| p.import_labels_task_run_properties())
+                .and_then(|p| p.input_s3_path())
+                .unwrap_or_default()
+                .to_string(),
+            active: matches!(
+                run.status(),
+                Some(TaskStatusType::Starting | TaskStatusType::Running | TaskStatusType::Stopping)
+            ),
+            started_on: run
+                .started_on()
+                .and_then(|t| t.to_millis().ok())
+                .and_then(chrono::DateTime::from_timestamp_millis),
+        })
+        .collect())
 }
 
 /// One task run (GetMLTaskRun).

@@ -6,7 +6,7 @@
 //! messages to deliver again (`batchItemFailures`, with `ReportBatchItemFailures`). A tick
 //! always succeeds with its report: what it could not do stays for the next tick.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use aws_lambda_events::sqs::SqsBatchResponse;
 use futures_util::{stream, StreamExt};
@@ -16,11 +16,12 @@ use serde_json::Value;
 use tracing::{error, info, info_span, Instrument};
 
 use crate::importer::{self, ImportOptions};
-use crate::intake::{self, Message, Notification, Payload, Record, UnknownEvent};
+use crate::intake::{self, decode_key, Message, Notification, Payload, Record, UnknownEvent};
+use crate::lane::JoinOrder;
 use crate::metrics::Metrics;
-use crate::outcome::{Failed, Imported, Outcome, Skipped};
+use crate::outcome::{Failed, Imported, Outcome, Queued, Skipped};
 use crate::tick::{self, TickReport};
-use crate::State;
+use crate::{route, State};
 
 /// The success response: a report for a direct event, the failed messages for an SQS batch,
 /// what a tick did.
@@ -36,6 +37,8 @@ pub enum Response {
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub imported: Vec<Imported>,
+    /// Waiting for their turn (their transform's lane, or Glue's quota): not a failure.
+    pub queued: Vec<Queued>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -181,16 +184,19 @@ async fn batch(
     response
 }
 
-/// Runs the records (each tagged with where it came from) with bounded concurrency, in order.
-/// A record repeating an earlier one of the invocation (same bucket, key and eTag) is skipped.
+/// Runs the records (each tagged with where it came from) with bounded concurrency, in order;
+/// the records of one transform join its lane in record order. A record repeating an earlier
+/// one of the invocation (same bucket, key and eTag) is skipped.
 async fn process_all<T>(
     state: &State,
     request_id: &str,
     work: Vec<(T, Record)>,
 ) -> Vec<(T, Outcome)> {
     let mut seen = HashSet::new();
+    let mut orders = join_orders(state, &work);
     stream::iter(work)
         .map(|(tag, record)| {
+            let order = orders.pop_front().unwrap_or_default();
             let first = match &record.etag {
                 Some(etag) => {
                     seen.insert((record.bucket.clone(), record.raw_key.clone(), etag.clone()))
@@ -201,7 +207,7 @@ async fn process_all<T>(
                 info_span!("record", request_id, bucket = %record.bucket, key = %record.raw_key);
             async move {
                 let outcome = if first {
-                    importer::process(state, record, ImportOptions::default()).await
+                    importer::process(state, record, ImportOptions::default(), order).await
                 } else {
                     importer::repeated(record)
                 };
@@ -214,6 +220,34 @@ async fn process_all<T>(
         .await
 }
 
+/// One [`JoinOrder`] per record: a chain for each lane (bucket and transform) the records
+/// route to; records that route nowhere wait for nothing.
+fn join_orders<T>(state: &State, work: &[(T, Record)]) -> VecDeque<JoinOrder> {
+    let lane_of = |record: &Record| {
+        let key = decode_key(&record.raw_key).ok()?;
+        let transform = route::transform_id(&state.config.labels_prefix, &key).ok()?;
+        Some((record.bucket.clone(), transform.to_string()))
+    };
+    let lanes: Vec<Option<(String, String)>> = work.iter().map(|(_, r)| lane_of(r)).collect();
+    let mut chains: HashMap<&(String, String), VecDeque<JoinOrder>> = HashMap::new();
+    for lane in lanes.iter().flatten() {
+        chains.entry(lane).or_default();
+    }
+    for (lane, chain) in chains.iter_mut() {
+        let n = lanes.iter().filter(|l| l.as_ref() == Some(*lane)).count();
+        chain.extend(JoinOrder::chain(n));
+    }
+    lanes
+        .iter()
+        .map(|lane| {
+            lane.as_ref()
+                .and_then(|l| chains.get_mut(l))
+                .and_then(VecDeque::pop_front)
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// Logs each outcome once and turns them into the response, or the error naming every failure.
 pub fn respond(request_id: &str, outcomes: Vec<Outcome>) -> Result<Report, InvocationError> {
     let total = outcomes.len();
@@ -223,6 +257,7 @@ pub fn respond(request_id: &str, outcomes: Vec<Outcome>) -> Result<Report, Invoc
         log(request_id, None, &outcome);
         match outcome {
             Outcome::Imported(i) => response.imported.push(i),
+            Outcome::Queued(q) => response.queued.push(q),
             Outcome::Skipped(s) => response.skipped.push(s),
             Outcome::Failed(f) => failed.push(f),
         }
@@ -246,6 +281,17 @@ fn log(request_id: &str, message_id: Option<&str>, outcome: &Outcome) {
             replace_all_labels = i.replace_all_labels,
             ledger_entry = i.ledger_entry,
             "imported"
+        ),
+        Outcome::Queued(q) => info!(
+            request_id,
+            message_id,
+            bucket = q.bucket,
+            key = q.key,
+            transform_id = q.transform_id,
+            replace_all_labels = q.replace_all_labels,
+            ledger_entry = q.ledger_entry,
+            reason = q.reason,
+            "queued"
         ),
         Outcome::Skipped(s) => info!(
             request_id,

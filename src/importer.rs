@@ -1,5 +1,7 @@
 //! One record, start to finish: route → HeadObject → replace flag → duplicate check →
-//! preflight → ledger entry → start (exactly once, see [`crate::start`]) → receipt and status tags.
+//! preflight → its place in the transform's lane ([`crate::lane`]) → ledger entry → start
+//! (exactly once, see [`crate::start`]) when its turn has come, else QUEUED → receipt and
+//! status tags.
 
 use aws_sdk_glue::config::http::HttpResponse;
 use aws_sdk_glue::error::{DisplayErrorContext, SdkError};
@@ -9,9 +11,10 @@ use tracing::warn;
 
 use crate::glue;
 use crate::intake::{decode_key, Record};
-use crate::ledger::{self, Entry, ImportState, Ledger, PutMode, Upload};
+use crate::lane::{self, JoinOrder, Turn};
+use crate::ledger::{self, Entry, ImportState, Ledger, LedgerError, PutMode, Upload};
 use crate::outcome::{
-    Failed, ImportError, Imported, NotImported, Outcome, SkipReason, Skipped, RECEIPT_TAG,
+    Failed, ImportError, Imported, NotImported, Outcome, Queued, SkipReason, Skipped, RECEIPT_TAG,
 };
 use crate::start::{self, Forward};
 use crate::{http_status, metadata, preflight, route, tags, State};
@@ -27,7 +30,12 @@ pub struct ImportOptions {
 }
 
 /// Processes one record of an S3 notification.
-pub async fn process(state: &State, record: Record, options: ImportOptions) -> Outcome {
+pub async fn process(
+    state: &State,
+    record: Record,
+    options: ImportOptions,
+    order: JoinOrder,
+) -> Outcome {
     let key = match decode_key(&record.raw_key) {
         Ok(key) => key,
         Err(e) => {
@@ -36,7 +44,7 @@ pub async fn process(state: &State, record: Record, options: ImportOptions) -> O
             return not_imported(record, key, None, error.into());
         }
     };
-    process_key(state, record, key, options).await
+    process_key(state, record, key, options, order).await
 }
 
 /// A record that repeats an earlier one of the same invocation (same bucket, key and eTag):
@@ -52,6 +60,7 @@ pub async fn process_key(
     record: Record,
     key: String,
     options: ImportOptions,
+    order: JoinOrder,
 ) -> Outcome {
     if !record.is_object_created() {
         let reason = SkipReason::NotObjectCreated(record.event_name.clone());
@@ -61,8 +70,8 @@ pub async fn process_key(
         Ok(id) => id.to_string(),
         Err(why) => return not_imported(record, key, None, why),
     };
-    match import(state, &record, &key, &transform_id, &options).await {
-        Ok(imported) => Outcome::Imported(imported),
+    match import(state, &record, &key, &transform_id, &options, order).await {
+        Ok(outcome) => outcome,
         Err(why) => not_imported(record, key, Some(transform_id), why),
     }
 }
@@ -90,15 +99,16 @@ fn not_imported(
     }
 }
 
-/// HeadObject → replace flag → duplicate check → preflight → ledger entry and start → tags,
-/// for a routed record.
+/// HeadObject → replace flag → duplicate check → preflight → lane, ledger entry and start →
+/// tags, for a routed record: imported, or queued for its turn.
 async fn import(
     state: &State,
     record: &Record,
     key: &str,
     transform_id: &str,
     options: &ImportOptions,
-) -> Result<Imported, NotImported> {
+    order: JoinOrder,
+) -> Result<Outcome, NotImported> {
     let config = &state.config;
     let bucket = record.bucket.as_str();
     let head = head_object(state, record, key).await?;
@@ -136,10 +146,10 @@ async fn import(
         transform_id,
         &input_s3_path,
         replace_all_labels,
-        ImportState::Starting,
+        ImportState::Queued,
         ledger::now(),
     );
-    let forward = start_in_ledger(state, &ledger, &upload_id, &entry_key, entry).await?;
+    let forward = start_in_lane(state, &ledger, &upload_id, &entry_key, entry, order).await?;
     // The tags follow the entry as this delivery left it.
     if let Some((status, task_run_id)) = forward.shown() {
         let status = status.as_str();
@@ -152,9 +162,27 @@ async fn import(
             );
         }
     }
-    let task_run_id = match forward {
-        Forward::Started { task_run_id, .. } => task_run_id,
-        Forward::Refused { error } | Forward::Queued { error } => return Err(error.into()),
+    let ledger_entry = format!("s3://{bucket}/{entry_key}");
+    let waits_for_glue = forward.waits_for_glue();
+    let reason = match forward {
+        Forward::Started { task_run_id, .. } => {
+            return Ok(Outcome::Imported(Imported {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                transform_id: transform_id.to_string(),
+                input_s3_path,
+                replace_all_labels,
+                task_run_id,
+                ledger_entry,
+                warnings,
+            }))
+        }
+        Forward::Queued { error, .. } => match waits_for_glue {
+            Some(reason) => reason,
+            None => return Err(error.into()),
+        },
+        Forward::Waiting { reason } => reason,
+        Forward::Refused { error } => return Err(error.into()),
         Forward::Lost => {
             return Err(SkipReason::LedgerEntry {
                 state: "changed by another delivery".into(),
@@ -163,16 +191,15 @@ async fn import(
             .into())
         }
     };
-    Ok(Imported {
+    Ok(Outcome::Queued(Queued {
         bucket: bucket.to_string(),
         key: key.to_string(),
         transform_id: transform_id.to_string(),
         input_s3_path,
         replace_all_labels,
-        task_run_id,
-        ledger_entry: format!("s3://{bucket}/{entry_key}"),
-        warnings,
-    })
+        reason,
+        ledger_entry,
+    }))
 }
 
 /// The upload as the ledger knows it: the object's ETag, version and Last-Modified as
@@ -192,44 +219,69 @@ fn upload(record: &Record, key: &str, head: &HeadObjectOutput) -> Upload {
     }
 }
 
-/// Creates the upload's ledger entry, marked, and starts its import; or, when a delivery
-/// before this one made the entry, does what the entry calls for. Where that left the entry.
-async fn start_in_ledger(
+/// Opens the upload's marker, takes its place in the transform's lane and, when its turn has
+/// come, creates its ledger entry marked and starts the import; else creates the entry QUEUED.
+/// When a delivery before this one made the entry, does what the entry calls for. Where that
+/// left the entry.
+async fn start_in_lane(
     state: &State,
     ledger: &Ledger<'_>,
     upload_id: &str,
     entry_key: &str,
-    entry: Entry,
+    mut entry: Entry,
+    mut order: JoinOrder,
 ) -> Result<Forward, NotImported> {
     ledger
         .open(&entry.transform_id, upload_id)
         .await
         .map_err(ImportError::from)?;
-    let mut forward = start::take_forward(
-        state,
-        ledger,
-        entry_key,
-        entry,
-        PutMode::Create,
-        start::ATTEMPTS,
-    )
-    .await?;
+    order.wait().await;
+    let turn = lane::join(state, ledger, upload_id, &entry).await?;
+    order.done();
+    let mut forward = match turn {
+        Turn::Go => {
+            entry = Entry {
+                history: Vec::new(),
+                ..entry
+            };
+            let mode = PutMode::Create;
+            start::take_forward(state, ledger, entry_key, entry, mode, start::ATTEMPTS).await?
+        }
+        Turn::Wait(reason) => wait(ledger, entry_key, entry, reason, PutMode::Create).await?,
+    };
     // Lost: another writer changed the entry first. Read what it holds and act on that; a
     // second loss means the upload is in other hands.
     for _ in 0..2 {
         if !matches!(forward, Forward::Lost) {
             break;
         }
-        forward = meet_existing(state, ledger, entry_key).await?;
+        forward = meet_existing(state, ledger, upload_id, entry_key).await?;
     }
     Ok(forward)
 }
 
+/// Records that the upload waits for its turn (QUEUED, with the reason).
+async fn wait(
+    ledger: &Ledger<'_>,
+    entry_key: &str,
+    mut entry: Entry,
+    reason: String,
+    mode: PutMode,
+) -> Result<Forward, ImportError> {
+    entry.last_error = Some(reason.clone());
+    match ledger.put(entry_key, entry, mode).await {
+        Ok(_) => Ok(Forward::Waiting { reason }),
+        Err(LedgerError::Conflict { .. }) => Ok(Forward::Lost),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// An entry a delivery before this one made: a duplicate to report, a refusal to report
-/// again, or a waiting (or abandoned) start to take forward.
+/// again, a waiting upload whose turn may have come, or an abandoned start to resolve.
 async fn meet_existing(
     state: &State,
     ledger: &Ledger<'_>,
+    upload_id: &str,
     entry_key: &str,
 ) -> Result<Forward, NotImported> {
     let Some(stored) = ledger.get(entry_key).await.map_err(ImportError::from)? else {
@@ -244,11 +296,17 @@ async fn meet_existing(
         return Ok(start::resume(state, ledger, stored, start::ATTEMPTS).await?);
     }
     if entry.state == ImportState::Queued {
-        let mode = PutMode::Update(stored.etag.clone());
-        let entry = stored.entry;
-        return Ok(
-            start::take_forward(state, ledger, entry_key, entry, mode, start::ATTEMPTS).await?,
-        );
+        return match lane::join(state, ledger, upload_id, entry).await? {
+            Turn::Go => {
+                let mode = PutMode::Update(stored.etag.clone());
+                let entry = stored.entry;
+                Ok(
+                    start::take_forward(state, ledger, entry_key, entry, mode, start::ATTEMPTS)
+                        .await?,
+                )
+            }
+            Turn::Wait(reason) => Ok(Forward::Waiting { reason }),
+        };
     }
     if entry.state == ImportState::Failed && entry.task_run_id.is_none() {
         return Err(ImportError::RefusedEarlier {

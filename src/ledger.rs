@@ -238,6 +238,12 @@ impl Entry {
     }
 }
 
+/// The upload ID in an entry key (`…/<upload-id>.json`).
+pub fn upload_id(entry_key: &str) -> &str {
+    let name = entry_key.rsplit('/').next().unwrap_or_default();
+    name.strip_suffix(".json").unwrap_or(name)
+}
+
 /// The current time, to the millisecond.
 pub fn now() -> DateTime<Utc> {
     let millis = SystemTime::now()
@@ -340,6 +346,11 @@ impl<'a> Ledger<'a> {
         format!("{}entries/{transform_id}/{upload_id}.json", self.prefix)
     }
 
+    /// `<prefix>lanes/<transform-id>.json`
+    pub fn lane_key(&self, transform_id: &str) -> String {
+        format!("{}lanes/{transform_id}.json", self.prefix)
+    }
+
     /// `<prefix>open/<transform-id>/<upload-id>`
     pub fn marker_key(&self, transform_id: &str, upload_id: &str) -> String {
         format!("{}open/{transform_id}/{upload_id}", self.prefix)
@@ -368,8 +379,8 @@ impl<'a> Ledger<'a> {
         }
     }
 
-    /// The entry at `key`, or `None` when there is none.
-    pub async fn get(&self, key: &str) -> Result<Option<Stored>, LedgerError> {
+    /// The document at `key` and its ETag, or `None` when there is none.
+    pub(crate) async fn read(&self, key: &str) -> Result<Option<(String, Vec<u8>)>, LedgerError> {
         let out = match self
             .s3
             .get_object()
@@ -394,58 +405,41 @@ impl<'a> Ledger<'a> {
                 message: e.to_string(),
             })?
             .into_bytes();
-        let entry = Entry::parse(&bytes).map_err(|problem| LedgerError::Invalid {
-            bucket: self.bucket.to_string(),
-            key: key.to_string(),
-            problem,
-        })?;
-        Ok(Some(Stored {
-            key: key.to_string(),
-            etag,
-            entry,
-        }))
+        Ok(Some((etag, bytes.to_vec())))
     }
 
-    /// Writes `entry` (its revision raised first) at `key` if `mode` holds: compare-and-set.
-    /// A lost answer whose write took effect (the SDK's retry then meets 412) is recognised by
-    /// reading the entry back: the same bytes are this write.
-    pub async fn put(
+    /// The compare-and-set seam: writes `body` at `key` if `mode` holds (`If-None-Match: *`
+    /// or `If-Match`), tagged finished when `finished`; the new ETag. A lost answer whose write
+    /// took effect (the SDK's retry then meets 412) is recognised by reading the document
+    /// back: the same bytes are this write (every write's bytes differ, see `revision`).
+    pub(crate) async fn write(
         &self,
         key: &str,
-        mut entry: Entry,
-        mode: PutMode,
-    ) -> Result<Stored, LedgerError> {
-        entry.revision += 1;
-        let body = serde_json::to_vec_pretty(&entry).map_err(|e| LedgerError::Invalid {
-            bucket: self.bucket.to_string(),
-            key: key.to_string(),
-            problem: e.to_string(),
-        })?;
+        body: Vec<u8>,
+        mode: &PutMode,
+        finished: bool,
+    ) -> Result<String, LedgerError> {
         let request = self
             .s3
             .put_object()
             .bucket(self.bucket)
             .key(key)
             .content_type("application/json")
-            .body(ByteStream::from(body));
-        let request = match &mode {
+            .body(ByteStream::from(body.clone()));
+        let request = match mode {
             PutMode::Create => request.if_none_match("*"),
             PutMode::Update(etag) => request.if_match(etag),
         };
-        let request = if entry.state.is_final() {
+        let request = if finished {
             request.tagging(format!("{}={}", FINISHED_TAG.0, FINISHED_TAG.1))
         } else {
             request
         };
         match request.send().await {
-            Ok(out) => Ok(Stored {
-                key: key.to_string(),
-                etag: out.e_tag().unwrap_or_default().to_string(),
-                entry,
-            }),
+            Ok(out) => Ok(out.e_tag().unwrap_or_default().to_string()),
             Err(e) => match self.error("PutObject", key, e) {
-                LedgerError::Conflict { .. } => match self.get(key).await? {
-                    Some(current) if current.entry == entry => Ok(current),
+                LedgerError::Conflict { .. } => match self.read(key).await? {
+                    Some((etag, current)) if current == body => Ok(etag),
                     _ => Err(LedgerError::Conflict {
                         bucket: self.bucket.to_string(),
                         key: key.to_string(),
@@ -454,6 +448,45 @@ impl<'a> Ledger<'a> {
                 other => Err(other),
             },
         }
+    }
+
+    /// The entry at `key`, or `None` when there is none.
+    pub async fn get(&self, key: &str) -> Result<Option<Stored>, LedgerError> {
+        let Some((etag, bytes)) = self.read(key).await? else {
+            return Ok(None);
+        };
+        let entry = Entry::parse(&bytes).map_err(|problem| self.invalid(key, problem))?;
+        Ok(Some(Stored {
+            key: key.to_string(),
+            etag,
+            entry,
+        }))
+    }
+
+    pub(crate) fn invalid(&self, key: &str, problem: String) -> LedgerError {
+        LedgerError::Invalid {
+            bucket: self.bucket.to_string(),
+            key: key.to_string(),
+            problem,
+        }
+    }
+
+    /// Writes `entry` (its revision raised first) at `key` if `mode` holds: compare-and-set.
+    pub async fn put(
+        &self,
+        key: &str,
+        mut entry: Entry,
+        mode: PutMode,
+    ) -> Result<Stored, LedgerError> {
+        entry.revision += 1;
+        let body =
+            serde_json::to_vec_pretty(&entry).map_err(|e| self.invalid(key, e.to_string()))?;
+        let etag = self.write(key, body, &mode, entry.state.is_final()).await?;
+        Ok(Stored {
+            key: key.to_string(),
+            etag,
+            entry,
+        })
     }
 
     /// Opens the upload's marker (it may exist already: a delivery before this one).

@@ -3,8 +3,9 @@
 //!
 //! The flow, per upload: [`intake`] (event → records, key decoding) → [`route`] (key →
 //! transform ID) → HeadObject → [`metadata`] (replace flag) → duplicate check → [`preflight`]
-//! → [`ledger`] entry → [`start`] (exactly once) → [`tags`], all in [`importer`]. Per bucket,
-//! on a schedule: [`tick`] follows every open import of the ledger to its end. [`handler`]
+//! → [`ledger`] entry → [`lane`] (its turn, in upload order) → [`start`] (exactly once) →
+//! [`tags`], all in [`importer`]. Per bucket, on a schedule: [`tick`] follows every open import
+//! of the ledger to its end and gives waiting uploads their turn, lane by lane. [`handler`]
 //! dispatches each invocation and builds the response.
 
 pub mod config;
@@ -12,6 +13,7 @@ pub mod glue;
 pub mod handler;
 pub mod importer;
 pub mod intake;
+pub mod lane;
 pub mod ledger;
 pub mod logging;
 pub mod metadata;

@@ -1,6 +1,7 @@
 //! One CloudWatch Embedded Metric Format line per invocation, on standard output: how many
-//! records were imported, skipped (by reason) and failed (by class), and how many imports a
-//! tick saw end (succeeded, failed) with their upload-to-end seconds. CloudWatch Logs turns the
+//! records were imported, queued, skipped (by reason) and failed (by class), how many imports a
+//! tick saw end (succeeded, failed) with their upload-to-end seconds, and on a tick's line the
+//! uploads still waiting (`Queued`) and the oldest one's wait (`OldestQueuedSeconds`). CloudWatch Logs turns the
 //! line into metrics in `METRICS_NAMESPACE` with the dimension `FunctionName`; no API call.
 
 use std::io::Write;
@@ -13,10 +14,14 @@ use crate::outcome::{ImportError, Outcome, SkipReason};
 use crate::Config;
 
 /// The counts of one invocation. Every metric is written every time (zeros included), so
-/// alarms and dashboards never see missing data; `ImportSeconds` only when an import ended.
+/// alarms and dashboards never see missing data; `ImportSeconds` only when an import ended,
+/// `Queued` and `OldestQueuedSeconds` only on a tick's line (they describe the ledger, not the
+/// invocation).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Metrics {
     imported: u64,
+    /// Records that wait for their turn (lane or Glue's quota).
+    queued_uploads: u64,
     skipped_duplicate: u64,
     skipped_stale_event: u64,
     skipped_object_gone: u64,
@@ -31,6 +36,8 @@ pub struct Metrics {
     import_failed: u64,
     /// Upload-to-end seconds of every import that ended.
     import_seconds: Vec<f64>,
+    /// A tick's view of the waiting uploads: how many, and the oldest one's wait in seconds.
+    queue: Option<(u64, f64)>,
 }
 
 impl Metrics {
@@ -38,6 +45,7 @@ impl Metrics {
     pub fn record(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Imported(_) => self.imported += 1,
+            Outcome::Queued(_) => self.queued_uploads += 1,
             Outcome::Skipped(s) => *self.skipped(&s.reason) += 1,
             Outcome::Failed(f) => self.failure(&f.error),
         }
@@ -62,6 +70,11 @@ impl Metrics {
         self.import_seconds.extend(upload_to_end_seconds);
     }
 
+    /// A tick's count of uploads waiting (QUEUED) and the oldest one's wait since its upload.
+    pub fn queue(&mut self, waiting: u64, oldest_seconds: f64) {
+        self.queue = Some((waiting, oldest_seconds));
+    }
+
     /// Counts a payload or SQS message body of no known shape.
     pub fn invalid_event(&mut self) {
         self.failed_invalid_event += 1;
@@ -84,7 +97,7 @@ impl Metrics {
     }
 
     /// Every metric's name and count; the totals are the sums of their parts.
-    pub fn counts(&self) -> [(&'static str, u64); 15] {
+    pub fn counts(&self) -> [(&'static str, u64); 16] {
         let skipped = self.skipped_duplicate
             + self.skipped_stale_event
             + self.skipped_object_gone
@@ -95,6 +108,7 @@ impl Metrics {
         let failed = self.failed_permanent + self.failed_retryable + self.failed_invalid_event;
         [
             ("Imported", self.imported),
+            ("ImportQueued", self.queued_uploads),
             ("Skipped", skipped),
             ("SkippedDuplicate", self.skipped_duplicate),
             ("SkippedStaleEvent", self.skipped_stale_event),
@@ -125,6 +139,10 @@ impl Metrics {
         if !self.import_seconds.is_empty() {
             definitions.push(json!({"Name": "ImportSeconds", "Unit": "Seconds"}));
         }
+        if self.queue.is_some() {
+            definitions.push(json!({"Name": "Queued", "Unit": "Count"}));
+            definitions.push(json!({"Name": "OldestQueuedSeconds", "Unit": "Seconds"}));
+        }
         let mut line = Map::new();
         line.insert(
             "_aws".into(),
@@ -139,6 +157,10 @@ impl Metrics {
         }
         if !self.import_seconds.is_empty() {
             line.insert("ImportSeconds".into(), json!(self.import_seconds));
+        }
+        if let Some((waiting, oldest)) = self.queue {
+            line.insert("Queued".into(), json!(waiting));
+            line.insert("OldestQueuedSeconds".into(), json!(oldest));
         }
         Value::Object(line)
     }
@@ -159,7 +181,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Failed, ImportError, Imported, Skipped};
+    use crate::outcome::{Failed, ImportError, Imported, Queued, Skipped};
 
     fn skipped(reason: SkipReason) -> Outcome {
         Outcome::Skipped(Skipped {
@@ -206,6 +228,16 @@ mod tests {
         m.import_ended(ImportState::Succeeded, Some(12.5));
         m.import_ended(ImportState::Timeout, Some(3600.0));
         m.import_ended(ImportState::Failed, None);
+        m.record(&Outcome::Queued(Queued {
+            bucket: "b".into(),
+            key: "k2".into(),
+            transform_id: "t".into(),
+            input_s3_path: "s3://b/k2".into(),
+            replace_all_labels: false,
+            reason: "waits".into(),
+            ledger_entry: "s3://b/glue-label-importer/entries/t/1.json".into(),
+        }));
+        m.queue(2, 95.5);
 
         let emf = m.to_emf("GlueLabelImporter", "fn-1", 1_795_946_400_000);
         let mut definitions: Vec<Value> = Metrics::default()
@@ -213,19 +245,22 @@ mod tests {
             .iter()
             .map(|(n, _)| json!({"Name": n, "Unit": "Count"}))
             .collect();
-        assert_eq!(definitions.len(), 15);
+        assert_eq!(definitions.len(), 16);
         definitions.push(json!({"Name": "ImportSeconds", "Unit": "Seconds"}));
+        definitions.push(json!({"Name": "Queued", "Unit": "Count"}));
+        definitions.push(json!({"Name": "OldestQueuedSeconds", "Unit": "Seconds"}));
         assert_eq!(
             emf,
             json!({"_aws": {"Timestamp": 1_795_946_400_000_u64, "CloudWatchMetrics": [{
                        "Namespace": "GlueLabelImporter", "Dimensions": [["FunctionName"]],
                        "Metrics": definitions}]},
                    "FunctionName": "fn-1",
-                   "Imported": 1, "Skipped": 3, "SkippedDuplicate": 2, "SkippedStaleEvent": 0,
+                   "Imported": 1, "ImportQueued": 1, "Skipped": 3, "SkippedDuplicate": 2, "SkippedStaleEvent": 0,
                    "SkippedObjectGone": 1, "SkippedOutsidePrefix": 0, "SkippedNoTransformSegment": 0,
                    "SkippedFolderMarker": 0, "SkippedNotObjectCreated": 0,
                    "Failed": 3, "FailedPermanent": 1, "FailedRetryable": 1, "FailedInvalidEvent": 1,
-                   "ImportSucceeded": 1, "ImportFailed": 2, "ImportSeconds": [12.5, 3600.0]})
+                   "ImportSucceeded": 1, "ImportFailed": 2, "ImportSeconds": [12.5, 3600.0],
+                   "Queued": 2, "OldestQueuedSeconds": 95.5})
         );
     }
 
@@ -240,6 +275,7 @@ mod tests {
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
         assert!(!names.contains(&"ImportSeconds"));
+        assert!(!names.contains(&"Queued") && emf.get("OldestQueuedSeconds").is_none());
         assert_eq!(
             (&emf["ImportSucceeded"], &emf["ImportFailed"]),
             (&json!(0), &json!(0))

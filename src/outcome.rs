@@ -26,6 +26,22 @@ pub struct Imported {
     pub warnings: Vec<String>,
 }
 
+/// A record whose import waits for its turn (its transform's lane, or Glue's quota): the
+/// invocation succeeds and the tick starts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Queued {
+    pub bucket: String,
+    pub key: String,
+    pub transform_id: String,
+    pub input_s3_path: String,
+    pub replace_all_labels: bool,
+    /// What it waits for.
+    pub reason: String,
+    /// The upload's ledger entry.
+    pub ledger_entry: String,
+}
+
 /// A record that needs no import (benign: the invocation still succeeds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skipped {
@@ -52,6 +68,7 @@ pub struct Failed {
 #[derive(Debug)]
 pub enum Outcome {
     Imported(Imported),
+    Queued(Queued),
     Skipped(Skipped),
     Failed(Failed),
 }
@@ -125,7 +142,7 @@ pub enum ImportError {
     },
     #[error(
         "Glue {operation} failed with {code}: {message}; {}",
-        glue_hint(code, transform_id)
+        glue_hint(code, message, transform_id)
     )]
     Glue {
         operation: &'static str,
@@ -141,10 +158,26 @@ impl ImportError {
         match self {
             ImportError::S3 { .. } | ImportError::StartUndecided { .. } => true,
             ImportError::Ledger(e) => e.is_retryable(),
-            ImportError::Glue { code, .. } => !is_permanent_glue_code(code),
+            ImportError::Glue { code, message, .. } => {
+                is_quota_refusal(code, message) || !is_permanent_glue_code(code)
+            }
             _ => false,
         }
     }
+
+    /// Glue refused a start because the transform's quota of concurrent ML task runs is in
+    /// use: `ConcurrentRunsExceededException`, or `ResourceNumberLimitExceededException` whose
+    /// message speaks of task runs (the same code also means a label file over 10 MB).
+    pub fn is_quota_refusal(&self) -> bool {
+        matches!(self, ImportError::Glue { code, message, .. } if is_quota_refusal(code, message))
+    }
+}
+
+fn is_quota_refusal(code: &str, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    code == "ConcurrentRunsExceededException"
+        || (code == "ResourceNumberLimitExceededException"
+            && (message.contains("task run") || message.contains("taskrun")))
 }
 
 /// Glue error codes for which a retry cannot help (glue-api.md §4, §8).
@@ -160,7 +193,10 @@ fn is_permanent_glue_code(code: &str) -> bool {
     )
 }
 
-fn glue_hint(code: &str, transform_id: &str) -> String {
+fn glue_hint(code: &str, message: &str, transform_id: &str) -> String {
+    if is_quota_refusal(code, message) {
+        return format!("transform {transform_id} already runs as many ML task runs as Glue's quota allows (3 by default, every task type counted); the import waits in its lane and the tick starts it when a run ends");
+    }
     match code {
         "EntityNotFoundException" => format!(
             "check that transform {transform_id} exists in this account and region (aws glue get-ml-transform --transform-id {transform_id})"

@@ -33,8 +33,11 @@ pub enum Forward {
     Lost,
     /// Glue refused the start for good; the entry records FAILED with the reason.
     Refused { error: ImportError },
-    /// Not started yet, for a reason that passes (throttling); the entry waits as QUEUED.
-    Queued { error: ImportError },
+    /// Glue did not start it, for a reason that passes; the entry waits as QUEUED, with its
+    /// turn, for the tick (or a later delivery) to start it.
+    Queued { error: ImportError, held: Held },
+    /// Its lane has not given it its turn: the entry waits as QUEUED for what `reason` names.
+    Waiting { reason: String },
 }
 
 impl Forward {
@@ -45,9 +48,41 @@ impl Forward {
             Forward::Started { task_run_id, .. } => {
                 Some((ImportState::Starting, Some(task_run_id.as_str())))
             }
-            Forward::Queued { .. } => Some((ImportState::Queued, None)),
+            Forward::Queued { .. } | Forward::Waiting { .. } => Some((ImportState::Queued, None)),
             Forward::Refused { .. } => Some((ImportState::Failed, None)),
             Forward::Lost => None,
+        }
+    }
+}
+
+/// Why a start that passes did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// Glue's quota of concurrent task runs of the transform is in use.
+    Quota,
+    /// Glue kept throttling the start.
+    Throttled,
+    /// Glue's answers were unclear (5xx, timeouts) and its history showed no run.
+    Unclear,
+}
+
+impl Forward {
+    /// For a start that waits because Glue is busy (its quota, or throttling): what the
+    /// upload waits for. `None` otherwise: an unclear answer still fails the delivery, so its
+    /// retry tries again.
+    pub fn waits_for_glue(&self) -> Option<String> {
+        match self {
+            Forward::Queued {
+                error,
+                held: Held::Quota,
+            } => Some(format!("waits for Glue's quota: {error}")),
+            Forward::Queued {
+                error: ImportError::Glue { code, message, .. },
+                held: Held::Throttled,
+            } => Some(format!(
+                "waits for Glue: it kept throttling the start ({code}: {message}) through {ATTEMPTS} attempts; the tick starts it when Glue accepts"
+            )),
+            _ => None,
         }
     }
 }
@@ -63,6 +98,7 @@ pub async fn take_forward(
     attempts: u32,
 ) -> Result<Forward, ImportError> {
     let mut attempt = 0;
+    let mut held: Held;
     let error = loop {
         attempt += 1;
         let marked_at = ledger::now();
@@ -89,12 +125,24 @@ pub async fn take_forward(
         };
         let error = match failure {
             StartFailure::Refused(error) => return record_refusal(ledger, marked, error).await,
-            StartFailure::NotNow(error) => error,
+            StartFailure::Busy(error) => {
+                // The quota frees when a run ends, minutes away: the tick tries again.
+                (entry, mode) = (marked.entry, PutMode::Update(marked.etag));
+                held = Held::Quota;
+                break error;
+            }
+            StartFailure::NotNow(error) => {
+                held = Held::Throttled;
+                error
+            }
             StartFailure::Unclear(error) => match find_run(state, &marked.entry, marked_at).await {
                 Ok(Some(task_run_id)) => {
                     return Ok(record_run(ledger, marked, task_run_id, true).await)
                 }
-                Ok(None) => error,
+                Ok(None) => {
+                    held = Held::Unclear;
+                    error
+                }
                 Err(history_error) => {
                     return Err(ImportError::StartUndecided {
                         start_error: error.to_string(),
@@ -113,7 +161,7 @@ pub async fn take_forward(
     entry.marked_by = None;
     entry.last_error = Some(error.to_string());
     match ledger.put(key, entry, mode).await {
-        Ok(_) => Ok(Forward::Queued { error }),
+        Ok(_) => Ok(Forward::Queued { error, held }),
         Err(LedgerError::Conflict { .. }) => Ok(Forward::Lost),
         Err(e) => Err(e.into()),
     }

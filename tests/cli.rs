@@ -229,26 +229,74 @@ async fn import_runs_the_lambda_pipeline_and_force_redrives() {
         format!("duplicate: the object already carries the receipt tag glue-import-task-run-id={first_run}")
     );
 
+    // The re-drive waits in the lane behind the first import (a replace, still running);
+    // --wait follows it through the lane to its end.
     let forced = cli(
         Some(&stack),
-        &["import", &uri, "--force", "--no-replace-all-labels"],
+        &[
+            "import",
+            &uri,
+            "--force",
+            "--no-replace-all-labels",
+            "--wait",
+            "--poll-interval",
+            "0.2",
+        ],
     )
     .await;
     assert_eq!(forced.code, 0, "{}", forced.stderr);
-    let redriven = &forced.json()["imported"][0];
+    let out = forced.json();
+    let queued = &out["queued"][0];
     assert_eq!(
-        redriven["replaceAllLabels"], false,
+        queued["replaceAllLabels"], false,
         "the flag overrides the metadata"
     );
-    let second_run = redriven["taskRunId"].as_str().unwrap().to_string();
+    assert_eq!(
+        queued["reason"],
+        format!("waits for replace s3://{BUCKET}/{} (task run {first_run}) to end (nothing starts while a replace runs)", file.key)
+    );
+    let ended = &out["ended"];
+    assert_eq!(ended["state"], "SUCCEEDED");
+    let second_run = ended["taskRunId"].as_str().unwrap().to_string();
     assert_ne!(second_run, first_run);
-    assert_eq!(stack.import_runs(TFM).await.len(), 2);
+    let states: Vec<&str> = forced
+        .stderr
+        .lines()
+        .filter_map(|l| l.split(' ').nth(1))
+        .collect();
+    assert_eq!(states.first().copied(), Some("QUEUED"), "{}", forced.stderr);
+    assert_eq!(
+        states.last().copied(),
+        Some("SUCCEEDED"),
+        "{}",
+        forced.stderr
+    );
+    let runs = stack.import_runs(TFM).await;
+    assert_eq!(runs.len(), 2);
+    let first_end = runs
+        .iter()
+        .find(|r| r.task_run_id() == Some(first_run.as_str()))
+        .and_then(|r| r.completed_on())
+        .unwrap()
+        .to_millis()
+        .unwrap();
+    let second_start = runs
+        .iter()
+        .find(|r| r.task_run_id() == Some(second_run.as_str()))
+        .and_then(|r| r.started_on())
+        .unwrap()
+        .to_millis()
+        .unwrap();
+    assert!(
+        second_start >= first_end,
+        "the re-drive started after the replace ended"
+    );
     let mut tags = stack.tags(&file.key).await;
     tags.sort();
     assert_eq!(
         tags,
         [
-            ("glue-import-status".to_string(), "STARTING".to_string()),
+            ("glue-import-status".to_string(), "SUCCEEDED".to_string()),
             ("glue-import-task-run-id".into(), second_run),
             ("team".into(), "risk".into())
         ]
@@ -473,7 +521,7 @@ async fn status_lists_the_ledger_of_a_transform() {
         .await;
     let glue_says = "Labeling set 9f3 is not known to this transform.";
     stack.fail_next_run(&bad.key, glue_says);
-    let mut runs = Vec::new();
+    let mut outs = Vec::new();
     for file in [&good, &bad] {
         let out = cli(
             Some(&stack),
@@ -481,45 +529,60 @@ async fn status_lists_the_ledger_of_a_transform() {
         )
         .await;
         assert_eq!(out.code, 0, "{}", out.stderr);
-        runs.push(
-            out.json()["imported"][0]["taskRunId"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        outs.push(out.json());
     }
+    let good_run = outs[0]["imported"][0]["taskRunId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        outs[1]["imported"],
+        json!([]),
+        "the second waits in the lane"
+    );
     let listed = cli(
         Some(&stack),
         &["status", "--transform-id", TFM, "--bucket", BUCKET],
     )
     .await;
     assert_eq!(listed.code, 0, "{}", listed.stderr);
-    let states: Vec<(String, String)> = listed.json()["Imports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["Upload"].as_str().unwrap().to_string(),
-                i["State"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let imports = listed.json()["Imports"].clone();
+    let row = |i: usize| {
+        (
+            imports[i]["Upload"].as_str().unwrap().to_string(),
+            imports[i]["State"].as_str().unwrap().to_string(),
+            imports[i]["Place"].clone(),
+            imports[i]["WaitsFor"].clone(),
+        )
+    };
     assert_eq!(
-        states,
+        [row(0), row(1)],
         [
             (
                 format!("s3://{BUCKET}/{}", good.key),
-                "STARTING".to_string()
+                "STARTING".to_string(),
+                Value::Null,
+                Value::Null
             ),
-            (format!("s3://{BUCKET}/{}", bad.key), "STARTING".to_string())
+            (
+                format!("s3://{BUCKET}/{}", bad.key),
+                "QUEUED".to_string(),
+                json!(1),
+                json!(format!("waits for append s3://{BUCKET}/{} (task run {good_run}) to end (MAX_IMPORTS_PER_TRANSFORM imports already run)", good.key))
+            ),
         ],
-        "oldest upload first, started, not yet followed"
+        "oldest upload first; the second waits in place 1 for the first"
     );
 
-    for run in &runs {
-        stack.final_status(TFM, run).await;
-    }
+    // The first ends; the tick starts the second; it ends too.
+    stack.final_status(TFM, &good_run).await;
+    let tick = stack.tick().await;
+    let bad_run = tick["tick"]["started"][0]["taskRunId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let runs = [good_run, bad_run];
+    stack.final_status(TFM, &runs[1]).await;
     stack.tick().await;
     let listed = cli(
         Some(&stack),

@@ -57,7 +57,7 @@ async fn imports_an_uploaded_file_once_and_glue_counts_its_labels() {
         reply,
         json!({"imported": [{"bucket": BUCKET, "key": file.key, "transformId": TFM, "inputS3Path": path,
                              "replaceAllLabels": false, "taskRunId": run_id,
-                             "ledgerEntry": reply["imported"][0]["ledgerEntry"]}], "skipped": []})
+                             "ledgerEntry": reply["imported"][0]["ledgerEntry"]}], "queued": [], "skipped": []})
     );
     let entry_uri = reply["imported"][0]["ledgerEntry"].as_str().unwrap();
     let prefix = format!("s3://{BUCKET}/glue-label-importer/entries/{TFM}/");
@@ -230,12 +230,17 @@ async fn a_multi_record_event_imports_each_file_into_its_transform() {
         .collect();
     assert_eq!(
         imported,
-        [
-            (a.key.as_str(), TFM, false),
-            (b.key.as_str(), TFM, false),
-            (c.key.as_str(), TFM2, true)
-        ]
+        [(a.key.as_str(), TFM, false), (c.key.as_str(), TFM2, true)]
     );
+    // b waits behind a in TFM's lane (one import at a time); TFM2's lane does not wait for it.
+    assert_eq!(reply["queued"][0]["key"], b.key.as_str());
+    let a_run = stack.import_runs(TFM).await[0]
+        .task_run_id()
+        .unwrap()
+        .to_string();
+    stack.final_status(TFM, &a_run).await;
+    let tick = stack.tick().await;
+    assert_eq!(tick["tick"]["started"][0]["key"], b.key.as_str());
     assert_eq!(
         (
             stack.import_runs(TFM).await.len(),
@@ -279,17 +284,25 @@ async fn throttled_twice_then_accepted_imports_exactly_once() {
 }
 
 #[tokio::test]
-async fn persistent_throttling_fails_retryably_without_an_import() {
+async fn persistent_throttling_queues_the_upload_and_the_tick_imports_it_once() {
     let (stack, file) = sample_stack().await;
-    throttle_starts(&stack, 100);
-    let (error_type, message) = error(stack.invoke(&[&file]).await);
-    assert_eq!(error_type, "RetryableImportFailure");
+    throttle_starts(&stack, 3);
+    let reply = response(stack.invoke(&[&file]).await);
     assert_eq!(
-        message,
-        format!("1 of 1 record(s) failed: s3://{BUCKET}/{}: Glue StartImportLabelsTaskRun failed with ThrottlingException: Rate exceeded; a retry may succeed (Lambda retries the event; duplicates are detected)", file.key)
+        reply["queued"][0]["reason"],
+        "waits for Glue: it kept throttling the start (ThrottlingException: Rate exceeded) through 3 attempts; the tick starts it when Glue accepts"
     );
-    assert_eq!(start_calls(&stack), 3, "the SDK's three attempts");
+    assert_eq!(start_calls(&stack), 3, "our three attempts");
     assert!(stack.import_runs(TFM).await.is_empty());
+    let tick = stack.tick().await;
+    let runs = stack.import_runs(TFM).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        tick["tick"]["started"][0]["taskRunId"],
+        runs[0].task_run_id().unwrap()
+    );
+    assert_eq!(stack.tick().await["tick"]["started"], json!([]));
+    assert_eq!(start_calls(&stack), 4);
 }
 
 #[tokio::test]
@@ -306,7 +319,7 @@ async fn an_object_deleted_before_processing_is_skipped() {
     let reply = response(stack.invoke(&[&file]).await);
     assert_eq!(
         reply,
-        json!({"imported": [], "skipped": [{"bucket": BUCKET, "key": file.key, "reason": "object no longer exists (404)"}]})
+        json!({"imported": [], "queued": [], "skipped": [{"bucket": BUCKET, "key": file.key, "reason": "object no longer exists (404)"}]})
     );
     assert_eq!(start_calls(&stack), 0);
 }
@@ -341,7 +354,7 @@ async fn a_duplicate_delivery_is_skipped_and_glue_has_one_run() {
     let second = response(stack.invoke(&[&file]).await);
     assert_eq!(
         second,
-        json!({"imported": [], "skipped": [{"bucket": BUCKET, "key": file.key,
+        json!({"imported": [], "queued": [], "skipped": [{"bucket": BUCKET, "key": file.key,
                "reason": format!("duplicate: the object already carries the receipt tag glue-import-task-run-id={run_id}")}]})
     );
     assert_eq!(stack.import_runs(TFM).await.len(), 1);
@@ -426,7 +439,7 @@ async fn a_malformed_event_fails_and_the_same_process_serves_the_next() {
     let test_event = json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-29T10:00:00.000Z", "Bucket": BUCKET, "RequestId": "1", "HostId": "2"});
     assert_eq!(
         response(stack.runtime.invoke(&test_event).await),
-        json!({"imported": [], "skipped": []})
+        json!({"imported": [], "queued": [], "skipped": []})
     );
     let file = stack
         .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)

@@ -24,11 +24,12 @@ fn start_calls(stack: &Stack) -> u64 {
         .unwrap_or(0)
 }
 
-/// The transform's import runs of one file.
+/// The import runs of one file (of the transform its key names).
 async fn runs_of(stack: &Stack, key: &str) -> Vec<String> {
     let path = format!("s3://{BUCKET}/{key}");
+    let transform = key.split('/').nth(1).unwrap_or(TFM);
     stack
-        .import_runs(TFM)
+        .import_runs(transform)
         .await
         .iter()
         .filter(|r| {
@@ -53,11 +54,13 @@ async fn tag(stack: &Stack, key: &str, name: &str) -> Option<String> {
 #[tokio::test]
 async fn the_same_event_in_several_instances_at_once_starts_one_import() {
     let stack = Stack::start(&[]).await;
-    stack.transform(TFM).await;
     for instances in [2usize, 4] {
         let _more = stack.more_instances(instances - 1, &[]);
         for round in 0..ROUNDS {
-            let key = format!("labels/{TFM}/race-{instances}-{round}.csv");
+            // A transform per round: each upload finds its lane idle (lanes: tests/e2e_lanes.rs).
+            let transform = format!("tfm-{:040x}", instances * 1000 + round);
+            stack.transform(&transform).await;
+            let key = format!("labels/{transform}/race-{instances}-{round}.csv");
             let file = stack.upload(&key, SAMPLE, &[], None).await;
             let event = s3_event(&[&file]);
             stack.runtime.wait_for_pollers(instances).await;
@@ -124,6 +127,7 @@ async fn a_start_whose_answer_is_lost_is_adopted_not_sent_again() {
         .await;
     assert_eq!(entry["taskRunId"], json!(runs[0]));
     assert_eq!(entry["startAttempts"], 1);
+    stack.final_status(TFM, &runs[0]).await; // the lane is free again
 
     // A 500 that started nothing: history shows no run, so the start is sent again.
     let other = stack
@@ -154,29 +158,40 @@ async fn a_tick_follows_each_import_to_its_end_with_glues_error() {
     stack.fail_next_run(&bad.key, glue_says);
     let reply = response(stack.invoke(&[&good, &bad]).await);
     let good_run = reply["imported"][0]["taskRunId"].as_str().unwrap();
-    let bad_run = reply["imported"][1]["taskRunId"].as_str().unwrap();
+    // One import at a time: bad waits in the lane behind good.
+    assert_eq!(reply["queued"][0]["key"], bad.key.as_str());
     assert_eq!(
         tag(&stack, &bad.key, "glue-import-status").await.as_deref(),
-        Some("STARTING")
+        Some("QUEUED")
     );
     assert_eq!(stack.final_status(TFM, good_run).await, "SUCCEEDED");
-    assert_eq!(stack.final_status(TFM, bad_run).await, "FAILED");
 
+    // The tick records good's end and gives bad its turn.
     let tick = stack.tick().await;
-    let mut finished = tick["tick"]["finished"].as_array().cloned().unwrap();
-    finished.sort_by_key(|f| f["key"].as_str().map(str::to_string));
     assert_eq!(
-        finished,
-        [
-            json!({"bucket": BUCKET, "key": bad.key, "transformId": TFM, "taskRunId": bad_run,
-                   "state": "FAILED", "errorString": glue_says}),
-            json!({"bucket": BUCKET, "key": good.key, "transformId": TFM, "taskRunId": good_run,
-                   "state": "SUCCEEDED"}),
-        ]
+        tick["tick"]["finished"],
+        json!([{"bucket": BUCKET, "key": good.key, "transformId": TFM, "taskRunId": good_run,
+                "state": "SUCCEEDED"}])
     );
+    assert_eq!(tick["tick"]["started"][0]["key"], bad.key.as_str());
+    let bad_run = tick["tick"]["started"][0]["taskRunId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
-        (&tick["tick"]["open"], &tick["tick"]["errors"]),
-        (&json!(2), &json!([]))
+        (
+            &tick["tick"]["open"],
+            &tick["tick"]["errors"],
+            &tick["tick"]["queued"]
+        ),
+        (&json!(2), &json!([]), &json!(0))
+    );
+    assert_eq!(stack.final_status(TFM, &bad_run).await, "FAILED");
+    let tick = stack.tick().await;
+    assert_eq!(
+        tick["tick"]["finished"],
+        json!([{"bucket": BUCKET, "key": bad.key, "transformId": TFM, "taskRunId": bad_run,
+                "state": "FAILED", "errorString": glue_says}])
     );
     for (file, status) in [(&good, "SUCCEEDED"), (&bad, "FAILED")] {
         assert_eq!(
@@ -186,9 +201,7 @@ async fn a_tick_follows_each_import_to_its_end_with_glues_error() {
             Some(status)
         );
     }
-    let entry = stack
-        .ledger_entry(&reply["imported"][1]["ledgerEntry"])
-        .await;
+    let entry = stack.ledger_entry(&reply["queued"][0]["ledgerEntry"]).await;
     assert_eq!(
         (&entry["state"], &entry["errorString"]),
         (&json!("FAILED"), &json!(glue_says))
@@ -199,24 +212,30 @@ async fn a_tick_follows_each_import_to_its_end_with_glues_error() {
         .iter()
         .map(|t| t["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["STARTING", "FAILED"]);
+    assert_eq!(states, ["QUEUED", "STARTING", "FAILED"]);
     assert!(entry["completedOn"].is_string(), "{entry}");
 
     let logs = stack.logs();
     let line = logs
         .lines()
-        .find(|l| l.contains("import finished") && l.contains(bad_run))
+        .find(|l| l.contains("import finished") && l.contains(bad_run.as_str()))
         .unwrap_or_else(|| panic!("no finished line for {bad_run} in {logs}"));
     for field in ["FAILED", glue_says, "upload_to_end_seconds", TFM] {
         assert!(line.contains(field), "{line} should contain {field}");
     }
     let metrics = stack.metrics();
-    let last = metrics.last().unwrap();
-    assert_eq!(
-        (&last["ImportSucceeded"], &last["ImportFailed"]),
-        (&json!(1), &json!(1))
-    );
-    assert_eq!(last["ImportSeconds"].as_array().map(Vec::len), Some(2));
+    let ticks: Vec<&Value> = metrics
+        .iter()
+        .filter(|m| m.get("Queued").is_some())
+        .collect();
+    let ended: Vec<(&Value, &Value)> = ticks
+        .iter()
+        .map(|m| (&m["ImportSucceeded"], &m["ImportFailed"]))
+        .collect();
+    assert_eq!(ended, [(&json!(1), &json!(0)), (&json!(0), &json!(1))]);
+    assert!(ticks
+        .iter()
+        .all(|m| m["ImportSeconds"].as_array().map(Vec::len) == Some(1)));
 
     // Both ended: the next tick finds nothing open and asks Glue nothing.
     let glue_calls = stack.glue_local.store.calls();
@@ -233,7 +252,8 @@ async fn an_idle_tick_asks_glue_nothing() {
     let reply = stack.tick().await;
     assert_eq!(
         reply,
-        json!({"tick": {"open": 0, "started": [], "progressed": [], "finished": [], "errors": []}})
+        json!({"tick": {"open": 0, "started": [], "progressed": [], "finished": [], "queued": 0,
+                        "oldestQueuedSeconds": 0.0, "errors": []}})
     );
     assert_eq!(stack.glue_local.store.calls(), before);
     assert!(stack.logs().contains("tick done"), "{}", stack.logs());

@@ -43,7 +43,7 @@ async fn an_eventbridge_event_imports_once() {
         reply,
         json!({"imported": [{"bucket": BUCKET, "key": key, "transformId": TFM, "inputS3Path": path,
                              "replaceAllLabels": true, "taskRunId": run_id,
-                             "ledgerEntry": reply["imported"][0]["ledgerEntry"]}], "skipped": []})
+                             "ledgerEntry": reply["imported"][0]["ledgerEntry"]}], "queued": [], "skipped": []})
     );
     let entry = stack
         .ledger_entry(&reply["imported"][0]["ledgerEntry"])

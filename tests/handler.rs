@@ -8,6 +8,7 @@ use aws_sdk_glue::operation::start_import_labels_task_run::StartImportLabelsTask
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::types::{TaskStatusType, TaskType};
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::operation::put_object_tagging::PutObjectTaggingOutput;
 use aws_smithy_mocks::mock;
 use glue_label_importer::handler::{handle, Report, Response};
@@ -62,10 +63,26 @@ async fn imports_a_labeled_file_with_the_exact_glue_request() {
         .then_output(|| GetMlTaskRunsOutput::builder().build());
     let start = start_exact(TFM, &path, true, "tsk-1");
     let writes = ledger_writes();
+    let lane = active_imports(vec![]);
+    let lane_read = no_lane();
+    // The new lane, created with this upload in it, its turn given.
+    let lane_write = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|r| {
+            let body = r
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).to_string());
+            r.key() == Some(lane_key().as_str())
+                && r.if_none_match() == Some("*")
+                && body.is_some_and(|b| {
+                    b.contains("\"replaceAllLabels\": true") && b.contains("\"turnAt\": \"20")
+                })
+        })
+        .then_output(|| PutObjectOutput::builder().e_tag("\"lane-1\"").build());
     let state = state(
         Config::default(),
-        &[&head, &get_tags, &put, &writes],
-        &[&hist, &start],
+        &[&lane_read, &lane_write, &head, &get_tags, &put, &writes],
+        &[&hist, &lane, &start],
     );
 
     let raw_key = format!("labels/{TFM}/round+1+%C3%A9+a%2Bb.csv");
@@ -77,20 +94,28 @@ async fn imports_a_labeled_file_with_the_exact_glue_request() {
         json!({"imported": [{"bucket": "bkt", "key": format!("labels/{TFM}/round 1 é a+b.csv"),
                              "transformId": TFM, "inputS3Path": path, "replaceAllLabels": true,
                              "taskRunId": "tsk-1", "ledgerEntry": format!("s3://bkt/{entry}")}],
-               "skipped": []})
+               "queued": [], "skipped": []})
     );
     assert_eq!(
         (
             head.num_calls(),
             hist.num_calls(),
+            lane.num_calls(),
             start.num_calls(),
             put.num_calls()
         ),
-        (1, 1, 1, 1)
+        (1, 1, 1, 1, 1)
     );
     // The ledger's cost on this path: the marker, the entry (created marked) and the
-    // recorded run — three S3 requests, no read.
-    assert_eq!(writes.num_calls(), 3);
+    // recorded run — three writes; the lane's: one read and one write.
+    assert_eq!(
+        (
+            writes.num_calls(),
+            lane_read.num_calls(),
+            lane_write.num_calls()
+        ),
+        (3, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -157,7 +182,7 @@ async fn skips_keys_that_are_not_label_files_without_calling_aws() {
     let response = report(&state, event(records)).await;
     assert_eq!(
         serde_json::to_value(&response).unwrap(),
-        json!({"imported": [], "skipped": [
+        json!({"imported": [], "queued": [], "skipped": [
             {"bucket": "bkt", "key": "labels-archive/tfm-1/x.csv", "reason": "key is outside the labels prefix \"labels/\""},
             {"bucket": "bkt", "key": "labels/x.csv", "reason": "key has no transform segment: label files go to labels/<transform-id>/<file>.csv"},
             {"bucket": "bkt", "key": "labels/tfm-1/", "reason": "folder marker (key ends with /), not a label file"},
@@ -400,46 +425,96 @@ async fn an_unknown_transform_fails_at_the_history_check() {
     assert_eq!(start.num_calls(), 0);
 }
 
-/// A start is never resent by the SDK: our own three attempts, each marked first. Throttling
-/// and other passing refusals are simply sent again; after an unclear answer (5xx) Glue's
-/// history is read before the next attempt. Then the upload waits as QUEUED, retryable.
+/// A start is never resent by the SDK: our own three attempts, each marked first. After an
+/// unclear answer (5xx) Glue's history is read before the next attempt; then the upload waits
+/// as QUEUED and the record fails, retryably.
 #[tokio::test]
-async fn transient_glue_errors_are_retried_then_reported_as_retryable() {
+async fn unclear_glue_answers_are_retried_then_reported_as_retryable() {
     let key = format!("labels/{TFM}/x.csv");
+    let (code, message) = ("InternalServiceException", "Internal service error.");
+    let start = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+        .sequence()
+        .http_status(500, Some(glue_error_body(code, message)))
+        .repeatedly()
+        .build();
+    let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+    let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
+    let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
+    assert_eq!(d.error_type, "RetryableImportFailure");
+    assert_eq!(
+        d.error_message,
+        format!("1 of 1 record(s) failed: s3://bkt/{key}: Glue StartImportLabelsTaskRun failed with {code}: {message}; a retry may succeed (Lambda retries the event; duplicates are detected)")
+    );
+    assert_eq!(start.num_calls(), 3);
+    // The duplicate check, the lane's look, and one history read after each unclear answer.
+    assert_eq!(hist.num_calls(), 2 + 3);
+    assert_eq!(p.num_calls(), 1, "the status tag shows QUEUED");
+}
+
+/// Glue busy — its task-run quota in use (either error it uses for that), or throttling past
+/// our attempts — is waiting, not failing: the invocation succeeds and reports the upload
+/// queued with the reason; a quota refusal is not sent again in the invocation.
+#[tokio::test]
+async fn a_busy_glue_queues_the_upload_and_the_invocation_succeeds() {
+    let key = format!("labels/{TFM}/x.csv");
+    let quota = "ML Task Runs count 4 has exceeded the transform limit of 3 task runs.";
+    let quota_reason = |code: &str| {
+        format!("waits for Glue's quota: Glue StartImportLabelsTaskRun failed with {code}: {quota}; transform {TFM} already runs as many ML task runs as Glue's quota allows (3 by default, every task type counted); the import waits in its lane and the tick starts it when a run ends")
+    };
     let cases = [
-        (400, "ThrottlingException", "Rate exceeded", 3),
-        (
-            500,
-            "InternalServiceException",
-            "Internal service error.",
-            3,
-        ),
-        (
-            400,
-            "ConcurrentRunsExceededException",
-            "ML Task Runs count 3 has exceeded the transform limit of 3 task runs.",
-            3,
-        ),
+        ("ConcurrentRunsExceededException", quota, 1, quota_reason("ConcurrentRunsExceededException")),
+        ("ResourceNumberLimitExceededException", quota, 1, quota_reason("ResourceNumberLimitExceededException")),
+        ("ThrottlingException", "Rate exceeded", 3, "waits for Glue: it kept throttling the start (ThrottlingException: Rate exceeded) through 3 attempts; the tick starts it when Glue accepts".to_string()),
     ];
-    for (status, code, message, attempts) in cases {
+    for (code, message, attempts, reason) in cases {
         let start = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
             .sequence()
-            .http_status(status, Some(glue_error_body(code, message)))
+            .http_status(400, Some(glue_error_body(code, message)))
             .repeatedly()
             .build();
         let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
         let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
-        let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
-        assert_eq!(d.error_type, "RetryableImportFailure", "{code}");
+        let response = report(&state, event(vec![s3_record(&key, "e")])).await;
+        let entry = entry_key(&key, "e");
         assert_eq!(
-            d.error_message,
-            format!("1 of 1 record(s) failed: s3://bkt/{key}: Glue StartImportLabelsTaskRun failed with {code}: {message}; a retry may succeed (Lambda retries the event; duplicates are detected)")
+            serde_json::to_value(&response).unwrap(),
+            json!({"imported": [], "skipped": [], "queued": [{
+                "bucket": "bkt", "key": key, "transformId": TFM,
+                "inputS3Path": format!("s3://bkt/{key}"), "replaceAllLabels": false,
+                "reason": reason, "ledgerEntry": format!("s3://bkt/{entry}")}]}),
+            "{code}"
         );
         assert_eq!(start.num_calls(), attempts, "{code}");
-        let history_reads = if status >= 500 { 1 + attempts } else { 1 };
-        assert_eq!(hist.num_calls(), history_reads, "{code}");
         assert_eq!(p.num_calls(), 1, "{code}: the status tag shows QUEUED");
     }
+}
+
+/// An oversize file is caught by the preflight; without it, Glue's size refusal
+/// (`ResourceNumberLimitExceededException` about the file) stays permanent with its own hint.
+#[tokio::test]
+async fn glues_size_refusal_is_not_taken_for_its_quota() {
+    let key = format!("labels/{TFM}/x.csv");
+    let start = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+        .sequence()
+        .http_status(
+            400,
+            Some(glue_error_body(
+                "ResourceNumberLimitExceededException",
+                "Label file has exceeded the limit of 10 MB.",
+            )),
+        )
+        .repeatedly()
+        .build();
+    let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+    let config = Config {
+        preflight: false,
+        ..Config::default()
+    };
+    let state = state(config, &[&h, &t, &p], &[&hist, &start]);
+    let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
+    assert_eq!(d.error_type, "PermanentImportFailure");
+    assert_eq!(d.error_message, format!("1 of 1 record(s) failed: s3://bkt/{key}: Glue StartImportLabelsTaskRun failed with ResourceNumberLimitExceededException: Label file has exceeded the limit of 10 MB.; the label file is over Glue's size quota (10 MB by default); split it into smaller files and upload those"));
+    assert_eq!(start.num_calls(), 1);
 }
 
 #[tokio::test]
@@ -501,7 +576,8 @@ async fn a_receipt_that_cannot_be_written_does_not_fail_the_import() {
     let state2 = state(Config::default(), &[&h, &denied, &p], &[&hist, &start]);
     let response = report(&state2, event(vec![s3_record(&key, "e")])).await;
     assert_eq!(response.imported[0].task_run_id, "tsk-5");
-    assert_eq!((hist.num_calls(), p.num_calls()), (1, 0));
+    // Glue's history: the duplicate check, and the lane's look for imports it does not know.
+    assert_eq!((hist.num_calls(), p.num_calls()), (2, 0));
 }
 
 /// One event, three records: each gets its own outcome, the failure fails the invocation and

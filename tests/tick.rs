@@ -167,8 +167,8 @@ async fn a_run_that_failed_is_recorded_with_glues_error_and_its_marker_closed() 
 
     assert_eq!(
         serde_json::to_value(&report).unwrap(),
-        json!({"open": 1, "started": [], "progressed": [], "errors": [],
-               "finished": [{"bucket": "bkt", "key": format!("labels/{TFM}/x.csv"), "transformId": TFM,
+        json!({"open": 1, "started": [], "progressed": [], "errors": [], "queued": 0,
+               "oldestQueuedSeconds": 0.0, "finished": [{"bucket": "bkt", "key": format!("labels/{TFM}/x.csv"), "transformId": TFM,
                              "taskRunId": "tsk-7", "state": "FAILED", "errorString": glue_says}]})
     );
     assert_eq!(

@@ -85,7 +85,8 @@ async fn an_eventbridge_event_imports_with_the_exact_glue_request() {
             aws_sdk_glue::operation::get_ml_task_runs::GetMlTaskRunsOutput::builder().build()
         });
     let start = start_exact(TFM, &path, true, "tsk-eb");
-    let state = state(Config::default(), &[&h, &t, &p], &[&hist, &start]);
+    let lane = active_imports(vec![]);
+    let state = state(Config::default(), &[&h, &t, &p], &[&hist, &lane, &start]);
 
     // EventBridge keys are URL-encoded like notification keys (README, "Triggers").
     let raw_key = format!("labels/{TFM}/round+1+%C3%A9+a%2Bb.csv");
@@ -99,11 +100,16 @@ async fn an_eventbridge_event_imports_with_the_exact_glue_request() {
         json!({"imported": [{"bucket": "bkt", "key": format!("labels/{TFM}/round 1 é a+b.csv"),
                              "transformId": TFM, "inputS3Path": path, "replaceAllLabels": true,
                              "taskRunId": "tsk-eb", "ledgerEntry": format!("s3://bkt/{entry}")}],
-               "skipped": []})
+               "queued": [], "skipped": []})
     );
     assert_eq!(
-        (h.num_calls(), hist.num_calls(), start.num_calls()),
-        (1, 1, 1)
+        (
+            h.num_calls(),
+            hist.num_calls(),
+            lane.num_calls(),
+            start.num_calls()
+        ),
+        (1, 1, 1, 1)
     );
 }
 
@@ -117,7 +123,7 @@ async fn an_eventbridge_event_that_is_not_a_creation_is_skipped_without_calling_
     );
     assert_eq!(
         response(&state, ev).await,
-        json!({"imported": [], "skipped": [{"bucket": "bkt", "key": format!("labels/{TFM}/x.csv"),
+        json!({"imported": [], "queued": [], "skipped": [{"bucket": "bkt", "key": format!("labels/{TFM}/x.csv"),
                "reason": "event Object Deleted is not an object creation"}]})
     );
     assert_eq!(start.num_calls(), 0);

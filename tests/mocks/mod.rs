@@ -63,12 +63,15 @@ pub fn event(records: Vec<Value>) -> LambdaEvent<Value> {
 /// A labeled file that passes the preflight.
 pub const LABELED: &[u8] = b"labeling_set_id,label,id,name\nS1,A,1,Ann\nS1,A,2,Anne\nS1,B,3,Bob\n";
 
+/// GetObject of a label file (any key but a lane's) answers `body`.
 pub fn get_object(body: &'static [u8]) -> Rule {
-    mock!(aws_sdk_s3::Client::get_object).then_output(move || {
-        GetObjectOutput::builder()
-            .body(ByteStream::from_static(body))
-            .build()
-    })
+    mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key().is_none_or(|k| !k.contains("/lanes/")))
+        .then_output(move || {
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(body))
+                .build()
+        })
 }
 
 /// Every ledger write (entry or marker) succeeds, answering a fresh ETag.
@@ -82,13 +85,34 @@ pub fn ledger_writes() -> Rule {
     })
 }
 
-/// Clients answered by `s3` and `glue` (matched in order); GetObject answers [`LABELED`] and
-/// PutObject (the ledger) succeeds unless a rule of `s3` answers them first.
+/// No lane yet: GetObject of a lane answers 404.
+pub fn no_lane() -> Rule {
+    mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key().is_some_and(|k| k.contains("/lanes/")))
+        .sequence()
+        .http_status(404, None)
+        .repeatedly()
+        .build()
+}
+
+/// The lane key of the test transform under the default ledger prefix.
+pub fn lane_key() -> String {
+    format!("glue-label-importer/lanes/{TFM}.json")
+}
+
+/// Clients answered by `s3` and `glue` (matched in order); GetObject answers 404 for a lane
+/// (there is none yet) and [`LABELED`] otherwise unless a rule of `s3` answers first, and
+/// PutObject (the ledger) succeeds unless a rule of `s3` answers first.
 pub fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
     let retry = || retry_config().with_initial_backoff(Duration::from_millis(1));
+    let lane = no_lane();
     let labeled = get_object(LABELED);
     let writes = ledger_writes();
-    let s3: Vec<&Rule> = s3.iter().copied().chain([&labeled, &writes]).collect();
+    let s3: Vec<&Rule> = s3
+        .iter()
+        .copied()
+        .chain([&lane, &labeled, &writes])
+        .collect();
     State {
         config,
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &s3, |c| c
@@ -131,6 +155,28 @@ pub fn tags(existing: &[(&str, &str)]) -> Rule {
 pub fn put_tags() -> Rule {
     mock!(aws_sdk_s3::Client::put_object_tagging)
         .then_output(|| PutObjectTaggingOutput::builder().build())
+}
+
+/// The lane's question to Glue: the transform's IMPORT_LABELS runs, newest first, one page of
+/// 100; answered with `runs`.
+pub fn active_imports(runs: Vec<TaskRun>) -> Rule {
+    mock!(aws_sdk_glue::Client::get_ml_task_runs)
+        .match_requests(|r| {
+            r.transform_id() == Some(TFM)
+                && r.max_results() == Some(100)
+                && r.filter().and_then(|f| f.task_run_type()) == Some(&TaskType::ImportLabels)
+                && r.filter().and_then(|f| f.started_after()).is_none()
+                && r.sort().map(|s| (s.column(), s.sort_direction()))
+                    == Some((
+                        &aws_sdk_glue::types::TaskRunSortColumnType::Started,
+                        &aws_sdk_glue::types::SortDirectionType::Descending,
+                    ))
+        })
+        .then_output(move || {
+            GetMlTaskRunsOutput::builder()
+                .set_task_runs(Some(runs.clone()))
+                .build()
+        })
 }
 
 pub fn history(runs: Vec<TaskRun>) -> Rule {

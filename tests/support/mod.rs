@@ -65,11 +65,7 @@ impl Stack {
         let s3 = glue_local::s3_client(&lease.moto.url(), "us-east-1").await;
         let glue_local = Server::start(
             "127.0.0.1:0".parse().unwrap(),
-            Settings {
-                // Glue's per-transform quota is enforced once the function keeps to it.
-                max_runs_per_transform: 0,
-                ..Settings::default()
-            },
+            Settings::default(),
             s3.clone(),
         )
         .await

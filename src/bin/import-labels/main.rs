@@ -16,7 +16,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use glue_label_importer::handler::{respond, InvocationError};
 use glue_label_importer::importer::{process_key, ImportOptions};
 use glue_label_importer::intake::Record;
-use glue_label_importer::ledger::Ledger;
+use glue_label_importer::lane::{self, JoinOrder};
+use glue_label_importer::ledger::{self, ImportState, Ledger};
+use glue_label_importer::metrics::Metrics;
+use glue_label_importer::tick;
 use glue_label_importer::{config, preflight, Config, ConfigError, State};
 use serde::Serialize;
 use start::Skeleton;
@@ -115,6 +118,13 @@ struct ImportArgs {
     /// Start the import even if this upload was imported before (skips the duplicate check).
     #[arg(long)]
     force: bool,
+    /// Follow the upload through its lane to its import's end (doing the tick's work for the
+    /// bucket meanwhile); exit non-zero unless it SUCCEEDED.
+    #[arg(long)]
+    wait: bool,
+    /// Seconds between looks with --wait.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    poll_interval: f64,
 }
 
 #[derive(Debug, Args)]
@@ -344,10 +354,75 @@ async fn import(global: &Global, args: ImportArgs) -> Result<(), CliError> {
         replace_all_labels: flag(args.replace_all_labels, args.no_replace_all_labels),
         skip_duplicate_check: args.force,
     };
-    let outcome = process_key(&state, record, key, options).await;
-    match respond("import-labels", vec![outcome]) {
-        Ok(response) => print_json(&response),
-        Err(error) => Err(CliError::Import { error }),
+    let outcome = process_key(&state, record, key, options, JoinOrder::default()).await;
+    let report = match respond("import-labels", vec![outcome]) {
+        Ok(report) => report,
+        Err(error) => return Err(CliError::Import { error }),
+    };
+    let entry_uri = report
+        .imported
+        .first()
+        .map(|i| i.ledger_entry.clone())
+        .or_else(|| report.queued.first().map(|q| q.ledger_entry.clone()));
+    let (true, Some(uri)) = (args.wait, entry_uri) else {
+        return print_json(&report);
+    };
+    let entry = follow(&mut state, &uri, args.poll_interval).await?;
+    // One document: the report, and the upload's ledger entry as the import ended.
+    let mut out = serde_json::to_value(&report).map_err(std::io::Error::other)?;
+    out["ended"] = serde_json::to_value(&entry).map_err(std::io::Error::other)?;
+    print_json(&out)?;
+    if entry.state == ImportState::Succeeded {
+        return Ok(());
+    }
+    Err(CliError::RunEnded {
+        task_run_id: entry.task_run_id.unwrap_or_default(),
+        status: entry.state.to_string(),
+        error: entry.error_string,
+    })
+}
+
+/// `import --wait`: ticks the bucket's ledger and reads the upload's entry until its import
+/// ended, telling each new state (and what a waiting upload waits for) on standard error.
+async fn follow(
+    state: &mut State,
+    entry_uri: &str,
+    poll_interval: f64,
+) -> Result<ledger::Entry, CliError> {
+    let (bucket, entry_key) = parse_s3_uri(entry_uri)?;
+    state.config.labels_bucket = Some(bucket.clone());
+    let mut told = None;
+    loop {
+        // The scheduled tick does the same; both at once are safe (compare-and-set).
+        tick::run(state, &mut Metrics::default()).await;
+        let ledger = Ledger::new(&state.s3, &bucket, &state.config.ledger_prefix);
+        let stored = ledger
+            .get(&entry_key)
+            .await
+            .map_err(|e| CliError::Ledger(e.to_string()))?
+            .ok_or_else(|| CliError::Ledger(format!("ledger entry {entry_uri} is gone")))?;
+        let entry = stored.entry;
+        let now = (entry.state, entry.task_run_id.clone());
+        if told.as_ref() != Some(&now) {
+            let detail = match (&entry.task_run_id, entry.state) {
+                (_, ImportState::Queued) => {
+                    let lane = lane::load(&ledger, &entry.transform_id)
+                        .await
+                        .map_err(|e| CliError::Ledger(e.to_string()))?;
+                    lane.waits_for(ledger::upload_id(&entry_key))
+                        .or(entry.last_error.clone())
+                        .unwrap_or_default()
+                }
+                (Some(id), _) => format!("task run {id}"),
+                (None, _) => String::new(),
+            };
+            eprintln!("{} {} {detail}", ledger::now().to_rfc3339(), entry.state);
+            told = Some(now);
+        }
+        if entry.state.is_final() {
+            return Ok(entry);
+        }
+        tokio::time::sleep(Duration::from_secs_f64(poll_interval.max(0.05))).await;
     }
 }
 
@@ -444,9 +519,19 @@ async fn show_ledger(
         .entries(transform_id)
         .await
         .map_err(|e| CliError::Ledger(e.to_string()))?;
+    let mut lane = lane::load(&ledger, transform_id)
+        .await
+        .map_err(|e| CliError::Ledger(e.to_string()))?;
+    // The lane learns task runs at the tick; the entries know them now.
+    for stored in entries.iter().flatten() {
+        let upload_id = ledger::upload_id(&stored.key);
+        if let Some(place) = lane.imports.iter_mut().find(|p| p.upload_id == upload_id) {
+            place.task_run_id.clone_from(&stored.entry.task_run_id);
+        }
+    }
     let imports: Vec<Import> = entries
         .into_iter()
-        .map(|e| Import::from_entry(bucket, e))
+        .map(|e| Import::from_entry(bucket, e, &lane))
         .collect();
     match global.output {
         Output::Json => print_json(&serde_json::json!({ "Imports": imports })),

@@ -1,4 +1,5 @@
-//! `status`: the transform's import ledger (one row per upload), one task run (GetMLTaskRun) or
+//! `status`: the transform's import ledger (one row per upload, a waiting one with its place in
+//! the lane and what it waits for), one task run (GetMLTaskRun) or
 //! the recent IMPORT_LABELS runs (GetMLTaskRuns), as a table or JSON; `--wait` follows one run
 //! to its end.
 
@@ -6,7 +7,8 @@ use aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::primitives::DateTimeFormat;
 use aws_sdk_glue::types::{TaskRun, TaskRunProperties, TaskStatusType};
-use glue_label_importer::ledger::{LedgerError, Stored};
+use glue_label_importer::lane::Lane;
+use glue_label_importer::ledger::{self, ImportState, LedgerError, Stored};
 use serde::Serialize;
 
 /// The parts of a task run an operator looks at (JSON names as Glue's).
@@ -98,6 +100,12 @@ pub struct Import {
     pub started: Option<String>,
     pub ended: Option<String>,
     pub error: Option<String>,
+    /// A QUEUED upload's place among its transform's waiting uploads (1 = next).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub place: Option<usize>,
+    /// What a QUEUED upload waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_for: Option<String>,
     pub entry: String,
 }
 
@@ -106,20 +114,39 @@ fn rfc3339(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
 }
 
 impl Import {
-    /// A ledger entry, or the reason it cannot be read (state `UNREADABLE`).
-    pub fn from_entry(bucket: &str, entry: Result<Stored, LedgerError>) -> Import {
+    /// A ledger entry (a waiting one with its place and what it waits for, from the
+    /// transform's lane), or the reason it cannot be read (state `UNREADABLE`).
+    pub fn from_entry(bucket: &str, entry: Result<Stored, LedgerError>, lane: &Lane) -> Import {
         match entry {
-            Ok(Stored { key, entry: e, .. }) => Import {
-                upload: format!("s3://{}/{}", e.bucket, e.key),
-                state: e.state.to_string(),
-                task_run_id: e.task_run_id.clone(),
-                replace: e.replace_all_labels,
-                uploaded: rfc3339(Some(e.uploaded_at)),
-                started: rfc3339(e.started_on),
-                ended: rfc3339(e.completed_on),
-                error: e.error_string.clone().or_else(|| e.last_error.clone()),
-                entry: format!("s3://{bucket}/{key}"),
-            },
+            Ok(Stored { key, entry: e, .. }) => {
+                let queued = e.state == ImportState::Queued;
+                let upload_id = ledger::upload_id(&key);
+                let (place, waits_for, error) = if queued {
+                    // With its turn, a waiting upload waits for Glue (its last answer).
+                    let waits_for = lane.waits_for(upload_id).or_else(|| {
+                        e.last_error
+                            .as_ref()
+                            .map(|why| format!("its turn came; Glue has not started it yet: {why}"))
+                    });
+                    (lane.waiting_place(upload_id), waits_for, None)
+                } else {
+                    let error = e.error_string.clone().or_else(|| e.last_error.clone());
+                    (None, None, error)
+                };
+                Import {
+                    upload: format!("s3://{}/{}", e.bucket, e.key),
+                    state: e.state.to_string(),
+                    task_run_id: e.task_run_id.clone(),
+                    replace: e.replace_all_labels,
+                    uploaded: rfc3339(Some(e.uploaded_at)),
+                    started: rfc3339(e.started_on),
+                    ended: rfc3339(e.completed_on),
+                    error,
+                    place,
+                    waits_for,
+                    entry: format!("s3://{bucket}/{key}"),
+                }
+            }
             Err(error) => {
                 let entry = match &error {
                     LedgerError::Invalid { key, .. }
@@ -136,6 +163,8 @@ impl Import {
                     started: None,
                     ended: None,
                     error: Some(error.to_string()),
+                    place: None,
+                    waits_for: None,
                     entry,
                 }
             }
@@ -143,16 +172,18 @@ impl Import {
     }
 }
 
-/// The ledger as a table: one row per upload, oldest first.
+/// The ledger as a table: one row per upload, oldest first; a waiting upload's place and
+/// what it waits for in the last column.
 pub fn imports_table(imports: &[Import]) -> String {
     let header = [
         "UPLOADED",
         "STATE",
+        "PLACE",
         "TASK RUN ID",
         "STARTED",
         "ENDED",
         "UPLOAD",
-        "ERROR",
+        "ERROR / WAITS FOR",
     ];
     let dash = || "-".to_string();
     let rows: Vec<Vec<String>> = imports
@@ -161,6 +192,7 @@ pub fn imports_table(imports: &[Import]) -> String {
             vec![
                 i.uploaded.clone().unwrap_or_else(dash),
                 i.state.clone(),
+                i.place.map(|p| p.to_string()).unwrap_or_else(dash),
                 i.task_run_id.clone().unwrap_or_else(dash),
                 i.started.clone().unwrap_or_else(dash),
                 i.ended.clone().unwrap_or_else(dash),
@@ -169,7 +201,10 @@ pub fn imports_table(imports: &[Import]) -> String {
                 } else {
                     i.upload.clone()
                 },
-                i.error.clone().unwrap_or_default(),
+                i.error
+                    .clone()
+                    .or_else(|| i.waits_for.clone())
+                    .unwrap_or_default(),
             ]
         })
         .collect();

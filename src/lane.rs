@@ -1,0 +1,620 @@
+//! Lanes: one transform's imports start one after another, in upload order, within Glue's
+//! quota.
+//!
+//! A lane is one small JSON document per transform in the ledger,
+//! `<LEDGER_PREFIX>lanes/<transform-id>.json`, listing the transform's unfinished imports in
+//! the order their uploads reached the function ([`Place`]s). An import starts only when the
+//! lane gives it its **turn**:
+//! - a **replace** when no earlier import of the transform runs or waits, and nothing else
+//!   starts while it runs;
+//! - an **append** when no replace runs, fewer than `MAX_IMPORTS_PER_TRANSFORM` imports run,
+//!   and no earlier upload still waits (nothing overtakes);
+//! - nothing while Glue reports an import of the transform that the lane does not know
+//!   (started by hand or by another tool).
+//!
+//! Every change is a compare-and-set write of the whole lane (`If-None-Match: *` for a new
+//! lane, `If-Match` after, each write raising `revision`); a writer that loses reads the lane
+//! again and retries. No lock is held between writes, so a writer that dies blocks nothing; a
+//! place whose upload never got its ledger entry (its delivery died in between) is dropped by
+//! the tick after `START_LEASE_SECONDS`. Transforms never wait for each other: each has its
+//! own lane.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::glue::{self, ImportRun};
+use crate::ledger::{self, Entry, Ledger, LedgerError, PutMode, Stored};
+use crate::outcome::ImportError;
+use crate::State;
+
+/// The lane format this build writes and reads.
+pub const FORMAT: u32 = 1;
+/// Compare-and-set rounds before a busy lane is given up (the record fails, retryably).
+const ROUNDS: u32 = 12;
+/// Glue's clock and ours may differ a little.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(1);
+
+/// One transform's unfinished imports, in upload order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lane {
+    pub format: u32,
+    /// Raised by every write: the bytes of two versions always differ.
+    pub revision: u64,
+    pub transform_id: String,
+    pub imports: Vec<Place>,
+    /// An import Glue runs that the lane does not know, seen when turns were last given: it
+    /// holds the lane until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<Foreign>,
+}
+
+/// An import that Glue runs for the transform and the lane did not start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Foreign {
+    pub task_run_id: String,
+    pub input_s3_path: String,
+}
+
+/// One upload's place in its transform's lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Place {
+    pub upload_id: String,
+    pub input_s3_path: String,
+    pub replace_all_labels: bool,
+    /// When the upload joined the lane.
+    pub joined_at: DateTime<Utc>,
+    /// When the lane gave it its turn: from then on it may start (or has started).
+    pub turn_at: Option<DateTime<Utc>>,
+    /// Its task run, once the tick has seen it in the ledger entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_run_id: Option<String>,
+}
+
+impl Place {
+    /// The place of an upload whose ledger entry is (or will be) `entry`.
+    pub fn of(upload_id: &str, entry: &Entry, at: DateTime<Utc>) -> Place {
+        Place {
+            upload_id: upload_id.to_string(),
+            input_s3_path: entry.input_s3_path.clone(),
+            replace_all_labels: entry.replace_all_labels,
+            joined_at: at,
+            turn_at: None,
+            task_run_id: entry.task_run_id.clone(),
+        }
+    }
+
+    fn has_turn(&self) -> bool {
+        self.turn_at.is_some()
+    }
+
+    fn describe(&self) -> String {
+        let kind = if self.replace_all_labels {
+            "replace"
+        } else {
+            "append"
+        };
+        match &self.task_run_id {
+            Some(id) => format!("{kind} {} (task run {id})", self.input_s3_path),
+            None => format!("{kind} {}", self.input_s3_path),
+        }
+    }
+}
+
+/// Whether an upload may start now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    Go,
+    /// Not yet; what it waits for.
+    Wait(String),
+}
+
+impl Lane {
+    pub fn new(transform_id: &str) -> Lane {
+        Lane {
+            format: FORMAT,
+            revision: 0,
+            transform_id: transform_id.to_string(),
+            imports: Vec::new(),
+            held_by: None,
+        }
+    }
+
+    pub fn parse(bytes: &[u8]) -> Result<Lane, String> {
+        let lane: Lane = serde_json::from_slice(bytes).map_err(|e| format!("not a lane: {e}"))?;
+        if lane.format > FORMAT {
+            return Err(format!(
+                "format {} is newer than this function's format {FORMAT}; deploy the newer function version that wrote it",
+                lane.format
+            ));
+        }
+        Ok(lane)
+    }
+
+    pub fn place(&self, upload_id: &str) -> Option<&Place> {
+        self.imports.iter().find(|p| p.upload_id == upload_id)
+    }
+
+    /// The waiting places that may take their turn now, in order, with `max` imports allowed
+    /// to run side by side (a replace runs alone).
+    pub fn next_turns(&self, max: usize) -> Vec<usize> {
+        let mut running: Vec<bool> = self
+            .imports
+            .iter()
+            .filter(|p| p.has_turn())
+            .map(|p| p.replace_all_labels)
+            .collect();
+        let mut turns = Vec::new();
+        for (i, place) in self.imports.iter().enumerate() {
+            if place.has_turn() {
+                continue;
+            }
+            let go = if place.replace_all_labels {
+                running.is_empty()
+            } else {
+                !running.contains(&true) && running.len() < max
+            };
+            if !go {
+                break; // nothing overtakes a waiting upload
+            }
+            running.push(place.replace_all_labels);
+            turns.push(i);
+        }
+        turns
+    }
+
+    /// Gives turns as the rules allow, after Glue's word on the transform's recent imports
+    /// (`recent`): a place whose import Glue shows ended (a run of its file started after its
+    /// turn) leaves at once, without waiting for the tick to record the end; an import that has
+    /// not ended and that the lane does not know holds the lane. The upload IDs that got their
+    /// turn now.
+    fn give_turns(&mut self, max: usize, recent: &[ImportRun], at: DateTime<Utc>) -> Vec<String> {
+        let ended = |place: &Place| {
+            place.turn_at.is_some_and(|turn| {
+                recent.iter().any(|run| {
+                    !run.active
+                        && run.input_s3_path == place.input_s3_path
+                        && run
+                            .started_on
+                            .is_some_and(|started| started >= turn - CLOCK_SKEW)
+                })
+            })
+        };
+        let before = self.imports.len();
+        self.imports.retain(|p| !ended(p));
+        if self.imports.len() < before {
+            info!(
+                transform_id = self.transform_id,
+                freed = before - self.imports.len(),
+                "lane: Glue shows imports ended; their places are free before the tick records the end"
+            );
+        }
+        let known: HashSet<&str> = self
+            .imports
+            .iter()
+            .filter(|p| p.has_turn())
+            .map(|p| p.input_s3_path.as_str())
+            .collect();
+        self.held_by = recent
+            .iter()
+            .filter(|run| run.active)
+            .find(|run| !known.contains(run.input_s3_path.as_str()))
+            .map(|run| Foreign {
+                task_run_id: run.task_run_id.clone(),
+                input_s3_path: run.input_s3_path.clone(),
+            });
+        if self.held_by.is_some() {
+            return Vec::new();
+        }
+        let turns = self.next_turns(max);
+        turns
+            .into_iter()
+            .map(|i| {
+                self.imports[i].turn_at = Some(at);
+                self.imports[i].upload_id.clone()
+            })
+            .collect()
+    }
+
+    /// What a waiting upload waits for (`None` when it has its turn or is not in the lane).
+    pub fn waits_for(&self, upload_id: &str) -> Option<String> {
+        let index = self.imports.iter().position(|p| p.upload_id == upload_id)?;
+        let place = &self.imports[index];
+        if place.has_turn() {
+            return None;
+        }
+        if let Some(f) = &self.held_by {
+            return Some(format!(
+                "waits for task run {} (an import of {} that glue-label-importer did not start) to end",
+                f.task_run_id, f.input_s3_path
+            ));
+        }
+        if let Some(earlier) = self.imports[..index].iter().rev().find(|p| !p.has_turn()) {
+            return Some(format!(
+                "waits behind the earlier upload {} (uploads of a transform start in upload order)",
+                earlier.describe()
+            ));
+        }
+        let running: Vec<String> = self
+            .imports
+            .iter()
+            .filter(|p| p.has_turn())
+            .map(Place::describe)
+            .collect();
+        let why = if place.replace_all_labels {
+            "a replace starts when nothing else of its transform runs"
+        } else if self
+            .imports
+            .iter()
+            .any(|p| p.has_turn() && p.replace_all_labels)
+        {
+            "nothing starts while a replace runs"
+        } else {
+            "MAX_IMPORTS_PER_TRANSFORM imports already run"
+        };
+        Some(format!("waits for {} to end ({why})", running.join(", ")))
+    }
+
+    /// The place among the waiting uploads (1 = next), or `None` for one with its turn.
+    pub fn waiting_place(&self, upload_id: &str) -> Option<usize> {
+        self.imports
+            .iter()
+            .filter(|p| !p.has_turn())
+            .position(|p| p.upload_id == upload_id)
+            .map(|i| i + 1)
+    }
+}
+
+/// Within one event, the records of one transform join their lane in record order (the rest of
+/// their work runs side by side): each waits for the record before it to have joined.
+#[derive(Debug, Default)]
+pub struct JoinOrder {
+    after: Option<tokio::sync::oneshot::Receiver<()>>,
+    then: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl JoinOrder {
+    /// A chain of `n` orders: each record's waits for the one before.
+    pub fn chain(n: usize) -> Vec<JoinOrder> {
+        let mut orders = Vec::with_capacity(n);
+        let mut after = None;
+        for _ in 0..n {
+            let (then, next) = tokio::sync::oneshot::channel();
+            orders.push(JoinOrder {
+                after: after.replace(next),
+                then: Some(then),
+            });
+        }
+        orders
+    }
+
+    /// Waits until the record before has joined (or stopped before joining).
+    pub async fn wait(&mut self) {
+        if let Some(after) = self.after.take() {
+            let _ = after.await;
+        }
+    }
+
+    /// This record has joined: the next may. (Dropping the order does the same.)
+    pub fn done(&mut self) {
+        if let Some(then) = self.then.take() {
+            let _ = then.send(());
+        }
+    }
+}
+
+/// A lane as read, with how a change must meet it.
+struct Read {
+    lane: Lane,
+    mode: PutMode,
+}
+
+async fn read(ledger: &Ledger<'_>, transform_id: &str) -> Result<Read, LedgerError> {
+    let key = ledger.lane_key(transform_id);
+    match ledger.read(&key).await? {
+        None => Ok(Read {
+            lane: Lane::new(transform_id),
+            mode: PutMode::Create,
+        }),
+        Some((etag, bytes)) => Ok(Read {
+            lane: Lane::parse(&bytes).map_err(|problem| ledger.invalid(&key, problem))?,
+            mode: PutMode::Update(etag),
+        }),
+    }
+}
+
+/// The transform's lane (an empty one when there is none yet).
+pub async fn load(ledger: &Ledger<'_>, transform_id: &str) -> Result<Lane, LedgerError> {
+    Ok(read(ledger, transform_id).await?.lane)
+}
+
+/// Changes a lane with compare-and-set: reads it, lets `change` edit it, gives the turns the
+/// rules allow (asking Glue for imports unknown to the lane first, only when a turn would be
+/// given), and writes it if anything changed; a lost race starts over. The lane as written.
+async fn change(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    mut change: impl FnMut(&mut Lane),
+) -> Result<Lane, ImportError> {
+    let key = ledger.lane_key(transform_id);
+    let max = state.config.max_imports_per_transform;
+    let mut recent: Option<Vec<ImportRun>> = None;
+    for round in 0..ROUNDS {
+        let Read { mut lane, mode } = read(ledger, transform_id).await?;
+        let before = lane.clone();
+        change(&mut lane);
+        // Glue is asked only when an upload waits (or an unknown import held the lane).
+        if lane.imports.iter().any(|p| !p.has_turn()) || lane.held_by.is_some() {
+            if recent.is_none() {
+                recent = Some(glue::recent_imports(state, transform_id).await?);
+            }
+            let given = lane.give_turns(max, recent.as_deref().unwrap_or_default(), ledger::now());
+            if !given.is_empty() {
+                info!(transform_id, turns = ?given, "lane: turns given");
+            }
+        }
+        if lane == before && mode != PutMode::Create {
+            return Ok(lane);
+        }
+        lane.revision += 1;
+        let body =
+            serde_json::to_vec_pretty(&lane).map_err(|e| ledger.invalid(&key, e.to_string()))?;
+        match ledger.write(&key, body, &mode, false).await {
+            Ok(_) => return Ok(lane),
+            Err(LedgerError::Conflict { .. }) => {
+                // Another writer changed the lane: read it again after a short, varied pause.
+                recent = None;
+                tokio::time::sleep(backoff(round)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(LedgerError::Conflict {
+        bucket: ledger.bucket().to_string(),
+        key,
+    }
+    .into())
+}
+
+/// 10–40 ms, growing with the round, varied by the clock so racing writers spread out.
+fn backoff(round: u32) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Duration::from_millis(10 + u64::from(round.min(6)) * 5 + u64::from(nanos % 20))
+}
+
+/// Joins the upload's lane (a later delivery finds its place) and says whether it may start
+/// now, or what it waits for.
+pub async fn join(
+    state: &State,
+    ledger: &Ledger<'_>,
+    upload_id: &str,
+    entry: &Entry,
+) -> Result<Turn, ImportError> {
+    let place = Place::of(upload_id, entry, ledger::now());
+    let lane = change(state, ledger, &entry.transform_id, |lane| {
+        if lane.place(upload_id).is_none() {
+            lane.imports.push(place.clone());
+        }
+    })
+    .await?;
+    turn_of(ledger, &lane, upload_id).await
+}
+
+/// The upload's turn in `lane`; for a waiting one, what it waits for, naming the task run ahead
+/// of it when its ledger entry tells.
+async fn turn_of(ledger: &Ledger<'_>, lane: &Lane, upload_id: &str) -> Result<Turn, ImportError> {
+    if lane.place(upload_id).is_some_and(Place::has_turn) {
+        return Ok(Turn::Go);
+    }
+    // Name the task runs ahead: the lane learns them only at the tick, their entries know.
+    let mut named = lane.clone();
+    for place in named
+        .imports
+        .iter_mut()
+        .filter(|p| p.has_turn() && p.task_run_id.is_none())
+    {
+        let key = ledger.entry_key(&lane.transform_id, &place.upload_id);
+        if let Ok(Some(stored)) = ledger.get(&key).await {
+            place.task_run_id = stored.entry.task_run_id;
+        }
+    }
+    Ok(Turn::Wait(named.waits_for(upload_id).unwrap_or_else(
+        || "waits for its turn in the transform's lane".to_string(),
+    )))
+}
+
+/// What the tick knows of one transform's open imports.
+#[derive(Debug, Default)]
+pub struct Ledgered {
+    /// Uploads whose entries are open: upload ID and the entry as read.
+    pub open: Vec<(String, Stored)>,
+    /// Uploads whose imports ended, or that will never have an entry: their places go.
+    pub gone: HashSet<String>,
+    /// Uploads the tick could not read this time: their places stay as they are.
+    pub unknown: HashSet<String>,
+}
+
+/// The tick's visit of a lane: places of ended uploads go, open entries the lane lacks join it
+/// (a started one with its turn), places without an entry older than `lease` go, task runs are
+/// noted, and turns are given. The lane as written.
+pub async fn settle(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    ledgered: &Ledgered,
+) -> Result<Lane, ImportError> {
+    let lease = chrono::Duration::from_std(state.config.start_lease).unwrap_or_default();
+    let now = ledger::now();
+    change(state, ledger, transform_id, |lane| {
+        let open: HashSet<&str> = ledgered.open.iter().map(|(id, _)| id.as_str()).collect();
+        lane.imports.retain(|p| {
+            let id = p.upload_id.as_str();
+            !ledgered.gone.contains(id)
+                && (open.contains(id) || ledgered.unknown.contains(id) || now - p.joined_at < lease)
+        });
+        let mut missing: Vec<(&String, &Entry)> = ledgered
+            .open
+            .iter()
+            .filter(|(id, _)| lane.place(id).is_none())
+            .map(|(id, s)| (id, &s.entry))
+            .collect();
+        missing.sort_by_key(|(_, e)| e.uploaded_at);
+        for (id, entry) in missing {
+            let mut place = Place::of(id, entry, now);
+            if entry.state != ledger::ImportState::Queued {
+                // It started without a turn (before lanes existed): it holds the lane.
+                place.turn_at = Some(now);
+                lane.imports.insert(0, place);
+            } else {
+                lane.imports.push(place);
+            }
+        }
+        for (id, stored) in &ledgered.open {
+            if let Some(place) = lane.imports.iter_mut().find(|p| &p.upload_id == id) {
+                if stored.entry.task_run_id.is_some() {
+                    place.task_run_id.clone_from(&stored.entry.task_run_id);
+                }
+            }
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(id: &str, replace: bool, turn: bool) -> Place {
+        Place {
+            upload_id: id.into(),
+            input_s3_path: format!("s3://b/labels/t/{id}.csv"),
+            replace_all_labels: replace,
+            joined_at: DateTime::default(),
+            turn_at: turn.then(DateTime::default),
+            task_run_id: None,
+        }
+    }
+
+    fn lane(places: Vec<Place>) -> Lane {
+        Lane {
+            imports: places,
+            ..Lane::new("t")
+        }
+    }
+
+    #[test]
+    fn appends_take_turns_up_to_the_maximum_in_order() {
+        let l = lane(vec![
+            place("a", false, false),
+            place("b", false, false),
+            place("c", false, false),
+            place("d", false, false),
+        ]);
+        assert_eq!(l.next_turns(1), vec![0]);
+        assert_eq!(l.next_turns(3), vec![0, 1, 2]);
+        let l = lane(vec![place("a", false, true), place("b", false, false)]);
+        assert_eq!(l.next_turns(1), Vec::<usize>::new());
+        assert_eq!(l.next_turns(2), vec![1]);
+    }
+
+    #[test]
+    fn a_replace_runs_alone_and_nothing_overtakes_it() {
+        // A replace behind a running append waits, and so does the append behind it.
+        let l = lane(vec![
+            place("a", false, true),
+            place("r", true, false),
+            place("b", false, false),
+        ]);
+        assert_eq!(l.next_turns(3), Vec::<usize>::new());
+        // A replace first: it alone.
+        let l = lane(vec![place("r", true, false), place("b", false, false)]);
+        assert_eq!(l.next_turns(3), vec![0]);
+        // While a replace runs nothing starts.
+        let l = lane(vec![place("r", true, true), place("b", false, false)]);
+        assert_eq!(l.next_turns(3), Vec::<usize>::new());
+        // Appends then a replace: the appends go, the replace waits.
+        let l = lane(vec![
+            place("a", false, false),
+            place("b", false, false),
+            place("r", true, false),
+        ]);
+        assert_eq!(l.next_turns(3), vec![0, 1]);
+    }
+
+    #[test]
+    fn an_unknown_import_holds_the_lane() {
+        let mut l = lane(vec![place("a", false, true), place("b", false, false)]);
+        let run = |id: &str, path: &str, active: bool| ImportRun {
+            task_run_id: id.into(),
+            input_s3_path: path.into(),
+            active,
+            started_on: Some(DateTime::default()),
+        };
+        let active = [
+            run("tsk-a", "s3://b/labels/t/a.csv", true),
+            run("tsk-hand", "s3://b/by-hand.csv", true),
+        ];
+        assert_eq!(
+            l.give_turns(3, &active, DateTime::default()),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            l.waits_for("b").unwrap(),
+            "waits for task run tsk-hand (an import of s3://b/by-hand.csv that glue-label-importer did not start) to end"
+        );
+        // Once only known imports run, turns are given again.
+        assert_eq!(
+            l.give_turns(3, &active[..1], DateTime::default()),
+            vec!["b"]
+        );
+        assert_eq!(l.held_by, None);
+        // Glue shows a's import ended (started after its turn): its place goes at once.
+        let mut l = lane(vec![place("a", false, true), place("b", false, false)]);
+        let ended = [run("tsk-a", "s3://b/labels/t/a.csv", false)];
+        assert_eq!(l.give_turns(1, &ended, DateTime::default()), vec!["b"]);
+        assert_eq!(l.imports.len(), 1);
+        // An ended run of the same file from before the turn is another upload's: a stays.
+        let mut l = lane(vec![place("a", false, true), place("b", false, false)]);
+        let earlier = ImportRun {
+            started_on: DateTime::from_timestamp(-60, 0),
+            ..ended[0].clone()
+        };
+        assert_eq!(
+            l.give_turns(1, &[earlier], DateTime::default()),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_waiting_upload_says_what_it_waits_for() {
+        let mut running = place("a", true, true);
+        running.task_run_id = Some("tsk-1".into());
+        let l = lane(vec![
+            running,
+            place("b", false, false),
+            place("c", false, false),
+        ]);
+        assert_eq!(
+            l.waits_for("b").unwrap(),
+            "waits for replace s3://b/labels/t/a.csv (task run tsk-1) to end (nothing starts while a replace runs)"
+        );
+        assert_eq!(
+            l.waits_for("c").unwrap(),
+            "waits behind the earlier upload append s3://b/labels/t/b.csv (uploads of a transform start in upload order)"
+        );
+        assert_eq!(l.waits_for("a"), None);
+        assert_eq!(
+            (l.waiting_place("b"), l.waiting_place("c")),
+            (Some(1), Some(2))
+        );
+    }
+}
