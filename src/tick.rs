@@ -228,7 +228,13 @@ async fn follow_lane(
             }
         }
     });
-    let turns: Vec<Stored> = turns.collect();
+    let mut turns: Vec<Stored> = turns.collect();
+    // Started in the lane's order (the markers are listed in upload-ID order).
+    let place_of = |stored: &Stored| {
+        let id = ledger::upload_id(&stored.key);
+        lane.imports.iter().position(|p| p.upload_id == id)
+    };
+    turns.sort_by_key(place_of);
     for stored in turns {
         let mode = PutMode::Update(stored.etag.clone());
         let forward =

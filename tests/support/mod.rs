@@ -59,17 +59,18 @@ pub struct Stack {
 impl Stack {
     /// Starts everything, the function with `env` added to its environment, and creates the bucket.
     pub async fn start(env: &[(&str, &str)]) -> Stack {
+        Stack::start_with(Settings::default(), env).await
+    }
+
+    /// As [`Stack::start`], with glue-local's settings (run durations, quota).
+    pub async fn start_with(glue: Settings, env: &[(&str, &str)]) -> Stack {
         let lease = lease()
             .await
             .expect("moto (run `make venv` or set MOTO_SERVER)");
         let s3 = glue_local::s3_client(&lease.moto.url(), "us-east-1").await;
-        let glue_local = Server::start(
-            "127.0.0.1:0".parse().unwrap(),
-            Settings::default(),
-            s3.clone(),
-        )
-        .await
-        .expect("glue-local");
+        let glue_local = Server::start("127.0.0.1:0".parse().unwrap(), glue, s3.clone())
+            .await
+            .expect("glue-local");
         let glue = aws_sdk_glue::Client::from_conf(
             aws_sdk_glue::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
