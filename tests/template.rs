@@ -426,6 +426,7 @@ fn the_function_is_wired_as_documented() {
         p["Environment"]["Variables"],
         json!({"LABELS_PREFIX": {"Ref": "LabelsPrefix"}, "DEFAULT_REPLACE_ALL_LABELS": {"Ref": "DefaultReplaceAllLabels"},
                "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"}, "LEDGER_PREFIX": {"Ref": "LedgerPrefix"},
+               "MAX_IMPORTS_PER_TRANSFORM": {"Ref": "MaxImportsPerTransform"},
                "LABELS_BUCKET": {"Fn::If": ["UsesEventBridge", {"Ref": "ExistingBucketName"},
                                              {"Fn::Sub": "${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}"}]}})
     );
@@ -459,7 +460,7 @@ fn names(template: &Value) -> Vec<&str> {
     names
 }
 
-const COMMON: [&str; 10] = [
+const COMMON: [&str; 11] = [
     "FailureQueue",
     "FailureQueueAlarm",
     "ImportFailuresAlarm",
@@ -468,6 +469,7 @@ const COMMON: [&str; 10] = [
     "ImportFunctionRole",
     "ImportRunFailedAlarm",
     "LabelsBucketPolicy",
+    "QueuedTooLongAlarm",
     "TickInvokePermission",
     "TickRule",
 ];
@@ -637,6 +639,14 @@ fn every_mode_ticks_and_keeps_its_ledger_apart_from_the_labels() {
             &json!(90)
         )
     );
+    assert_eq!(
+        (
+            &p["MaxImportsPerTransform"]["Default"],
+            &p["MaxImportsPerTransform"]["AllowedValues"],
+            &p["QueueAlarmMinutes"]["Default"]
+        ),
+        (&json!(1), &json!([1, 2, 3]), &json!(30))
+    );
     for mode in MODES {
         let template = template_in(mode);
         let rule = &resource(&template, "TickRule")["Properties"];
@@ -673,6 +683,28 @@ fn every_mode_ticks_and_keeps_its_ledger_apart_from_the_labels() {
                 &json!(0),
                 &json!("GreaterThanThreshold")
             ),
+            "{mode}"
+        );
+        let queued = &resource(&template, "QueuedTooLongAlarm")["Properties"];
+        assert_eq!(
+            (
+                &queued["Metrics"][0]["MetricStat"]["Metric"]["MetricName"],
+                &queued["Metrics"][0]["MetricStat"]["Stat"],
+                &queued["Metrics"][1]["Expression"],
+                &queued["Threshold"],
+            ),
+            (
+                &json!("OldestQueuedSeconds"),
+                &json!("Maximum"),
+                &json!("oldest / 60"),
+                &json!({"Ref": "QueueAlarmMinutes"})
+            ),
+            "{mode}"
+        );
+        let env = &resource(&template, "ImportFunction")["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            env["MAX_IMPORTS_PER_TRANSFORM"],
+            json!({"Ref": "MaxImportsPerTransform"}),
             "{mode}"
         );
         // No statement lets the function write under the labels prefix.
