@@ -3,7 +3,8 @@
 the real Lambda binary under `cargo lambda watch`, invoked with `cargo lambda invoke`.
 
     local_stack.py demo            the README's demo: an upload imported and followed to SUCCEEDED by a
-                                   tick, and one that Glue fails, ending FAILED with Glue's message
+                                   tick; a second one queued behind it in the transform's lane, started
+                                   by the tick when its turn comes, and failed by Glue (FAILED, Glue's message)
     local_stack.py invoke EVENT    seed what EVENT names (any trigger's shape), invoke it, report the task runs
 
 Everything binds to 127.0.0.1 on free ports, and everything started is stopped on exit.
@@ -251,23 +252,37 @@ def demo():
         print(f"object tags: glue-import-status={stack.status_tag(bucket, key)[0]}")
 
         print()
-        say("2. a second upload, whose labeling sets Glue does not know (glue-local fails its run)")
+        say("2. a second upload to the same transform while the first runs (Glue will fail this one):")
+        say("   it waits in the transform's lane, and the invocation succeeds with a 'queued' report")
         bad_key = key.replace("round-1.csv", "round-1-other-transform.csv")
         stack.glue_admin("outcomes", {"inputS3Path": f"s3://{bucket}/{bad_key}", "status": "FAILED",
                                       "errorString": GLUE_FAILURE})
         bad_etag = stack.upload(bucket, bad_key, {})
         bad_event = copy.deepcopy(event)
         bad_event["Records"][0]["s3"]["object"].update({"key": bad_key, "eTag": bad_etag})
+        bad_event["Records"][0]["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         bad_event_file = LOGS / "s3-put-failing.json"
         bad_event_file.write_text(json.dumps(bad_event, indent=2))
-        second = (stack.invoke(bad_event_file) or {}).get("imported", [])
+        second = (stack.invoke(bad_event_file) or {}).get("queued", [])
+        print(f"object tags: glue-import-status={stack.status_tag(bucket, bad_key)[0]}")
+        tfm = key.split("/")[1]
+        stack.import_labels("status", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
 
         print()
-        say("3. Glue runs both imports")
+        say("3. Glue runs the first import")
         stack.follow(stack.started_runs())
 
         print()
-        say("4. the tick (EventBridge's Scheduled Event, every minute when deployed) records how they ended")
+        say("4. the tick (EventBridge's Scheduled Event, every minute when deployed) records the first's end")
+        say("   and gives the second its turn: it starts now")
+        tick1 = (stack.invoke(ROOT / "events" / "scheduled-tick.json") or {}).get("tick", {})
+
+        print()
+        say("5. Glue runs the second import, and fails it")
+        stack.follow([(tfm, s["taskRunId"]) for s in tick1.get("started", [])])
+
+        print()
+        say("6. the next tick records how it ended")
         tick = (stack.invoke(ROOT / "events" / "scheduled-tick.json") or {}).get("tick", {})
         good_status = stack.status_tag(bucket, key)
         bad_status = stack.status_tag(bucket, bad_key)
@@ -275,8 +290,7 @@ def demo():
         print(f"s3://{bucket}/{bad_key}: glue-import-status={bad_status[0]} glue-import-task-run-id={bad_status[1]}")
 
         print()
-        say("5. what an operator sees: the transform's ledger")
-        tfm = key.split("/")[1]
+        say("7. what an operator sees: the transform's ledger, one import after the other")
         stack.import_labels("status", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
         if second:
             entry = second[0]["ledgerEntry"]
@@ -286,10 +300,13 @@ def demo():
     finally:
         stack.stop()
     failed = [f for f in tick.get("finished", []) if f.get("state") == "FAILED"]
-    if not (first and second and good_status[0] == "SUCCEEDED" and bad_status[0] == "FAILED"
+    turned = [t for t in tick1.get("started", []) if t.get("key") == bad_key]
+    if not (first and second and turned and good_status[0] == "SUCCEEDED" and bad_status[0] == "FAILED"
             and failed and failed[0].get("errorString") == GLUE_FAILURE):
-        raise SystemExit("demo failed: expected one import SUCCEEDED and one FAILED with Glue's message (see above)")
-    say("demo passed: one upload SUCCEEDED; the other FAILED, with Glue's own message in its tag, ledger and log")
+        raise SystemExit("demo failed: expected the first upload SUCCEEDED, the second queued behind it, "
+                         "started by the tick and FAILED with Glue's message (see above)")
+    say("demo passed: the first upload SUCCEEDED; the second waited its turn, then FAILED with Glue's own "
+        "message in its tag, ledger and log")
 
 
 def main():
