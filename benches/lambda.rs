@@ -1,12 +1,13 @@
 //! `make bench`: the release Lambda binary against the local stack (moto S3, glue-local, a
-//! loopback Runtime API) — cold start, warm latency, a 100-record event, peak memory and
-//! sizes — printed as a table and written to `<target>/bench/lambda.json`.
+//! loopback Runtime API) — cold start, warm latency, a 100-record event, a five-file burst
+//! through one transform's lane (in ticks), peak memory and sizes — printed as a table and
+//! written to `<target>/bench/lambda.json`.
 //!
 //! Each 1-record invocation imports a fresh file into its own transform, so every run does
-//! the full pipeline (HeadObject, tags, Glue history, preflight GetObject, the ledger's marker
-//! and entry, start, the recorded run, receipt and status tags) against an empty history. The
-//! floor beside the latencies is the local stack itself: the same nine calls made directly
-//! from here, one after the other.
+//! the full pipeline (HeadObject, tags, Glue history, preflight GetObject, the ledger's marker,
+//! the lane (read, Glue's recent imports, write), the entry, start, the recorded run, receipt
+//! and status tags) against an empty history. The floor beside the latencies is the local
+//! stack itself: the same twelve calls made directly from here, one after the other.
 
 mod common;
 #[path = "../tests/support/mod.rs"]
@@ -24,6 +25,10 @@ use support::{s3_event, spawn_function, Stack, Uploaded, BUCKET, SAMPLE};
 const COLD_STARTS: usize = 20;
 const WARM_RUNS: usize = 50;
 const BATCH_RECORDS: usize = 100;
+const BURST_FILES: usize = 5;
+/// The bench's tick interval (deployed: TickSchedule, 1 minute); glue-local's imports take
+/// 600 ms, so each tick finds the import ahead ended.
+const TICK_EVERY: Duration = Duration::from_secs(1);
 /// Goals from the issue: cold start to first poll, peak RSS, arm64 zip.
 const GOAL_FIRST_POLL_MS: f64 = 10.0;
 const GOAL_RSS_MIB: f64 = 20.0;
@@ -61,7 +66,7 @@ async fn fresh_file(stack: &Stack, n: usize) -> Uploaded {
         .await
 }
 
-/// The nine calls the function makes for one record, made directly: the stack's own time.
+/// The twelve calls the function makes for one record, made directly: the stack's own time.
 async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
     let started = Instant::now();
     let head = stack.s3.head_object().bucket(BUCKET).key(&file.key);
@@ -80,6 +85,16 @@ async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
     let marker = stack.s3.put_object().bucket(BUCKET).if_none_match("*");
     let marker = marker.key(format!("glue-label-importer/open/{transform}/floor"));
     marker.send().await.expect("PutObject (marker)");
+    let lane_key = format!("glue-label-importer/lanes/{transform}-floor.json");
+    let lane = stack.s3.get_object().bucket(BUCKET).key(&lane_key);
+    let _absent = lane.send().await;
+    let recent = stack.glue.get_ml_task_runs().transform_id(transform);
+    recent.send().await.expect("GetMLTaskRuns (lane)");
+    let lane = stack.s3.put_object().bucket(BUCKET).key(&lane_key);
+    let lane = lane
+        .if_none_match("*")
+        .body(b"{\"revision\":1}".to_vec().into());
+    lane.send().await.expect("PutObject (lane)");
     let create = stack
         .s3
         .put_object()
@@ -206,19 +221,53 @@ async fn main() {
         floors.push(floor(&stack, &other, &transform_id(n)).await);
     }
 
-    // One event of 100 records, all for one transform (its history grows as they start).
-    let batch_transform = transform_id(n + 1);
-    stack.transform(&batch_transform).await;
+    // One event of 100 records, each for its own transform, so each starts (one transform's
+    // would start one and queue 99 behind it in its lane).
     let mut files = Vec::new();
-    for i in 0..BATCH_RECORDS {
-        let key = format!("labels/{batch_transform}/batch-{i:03}.csv");
-        files.push(stack.upload(&key, SAMPLE, &[], None).await);
+    for _ in 0..BATCH_RECORDS {
+        n += 1;
+        files.push(fresh_file(&stack, n).await);
     }
     let refs: Vec<&Uploaded> = files.iter().collect();
     let started = Instant::now();
     let reply = stack.invoke(&refs).await;
     let batch_ms = ms(started.elapsed());
     imported(&reply, BATCH_RECORDS);
+
+    // A burst: five files for one transform, each its own event (`aws s3 cp --recursive`),
+    // then a tick every TICK_EVERY; how many ticks until the last one's import started.
+    n += 1;
+    let burst_transform = transform_id(n);
+    stack.transform(&burst_transform).await;
+    let mut burst = Vec::new();
+    for i in 0..BURST_FILES {
+        let key = format!("labels/{burst_transform}/burst-{i}.csv");
+        let file = stack.upload(&key, SAMPLE, &[], None).await;
+        match stack.invoke(&[&file]).await {
+            Reply::Response(_) => burst.push(file),
+            other => panic!("burst upload {i} failed: {other:?}"),
+        }
+    }
+    let last_path = format!("s3://{BUCKET}/{}", burst[BURST_FILES - 1].key);
+    let burst_started = Instant::now();
+    let mut burst_ticks = 0;
+    loop {
+        tokio::time::sleep(TICK_EVERY).await;
+        stack.tick().await;
+        burst_ticks += 1;
+        let runs = stack.import_runs(&burst_transform).await;
+        let started = runs.iter().any(|r| {
+            r.properties()
+                .and_then(|p| p.import_labels_task_run_properties())
+                .and_then(|p| p.input_s3_path())
+                == Some(last_path.as_str())
+        });
+        if started || burst_ticks >= 50 {
+            assert!(started, "the burst's last import never started");
+            break;
+        }
+    }
+    let burst_seconds = burst_started.elapsed().as_secs_f64();
 
     let rss_kib = peak_rss_kib(&stack.function_pid().to_string());
     let binary = env!("CARGO_BIN_EXE_glue-label-importer");
@@ -262,12 +311,18 @@ async fn main() {
     );
     println!(
         "{:<44} {:>7.2} ms {:>7.2} ms",
-        "  floor: the same 9 calls made directly", floor_med, floor_p90
+        "  floor: the same 12 calls made directly", floor_med, floor_p90
     );
     println!(
         "{:<44} {:>7.1} ms",
         format!("{BATCH_RECORDS}-record event, wall time"),
         batch_ms
+    );
+    println!(
+        "{:<44} {:>7} ticks ({:.1} s)",
+        format!("{BURST_FILES}-file burst: last upload to its start"),
+        burst_ticks,
+        burst_seconds
     );
     println!(
         "{:<44} {:>7.2} MiB {:>21}",
@@ -307,7 +362,9 @@ async fn main() {
         "cold_start_first_response_ms": {"median": resp_med, "p90": resp_p90, "runs": COLD_STARTS},
         "warm_one_record_ms": {"median": warm_med, "p90": warm_p90, "runs": WARM_RUNS},
         "local_stack_floor_one_record_ms": {"median": floor_med, "p90": floor_p90, "runs": WARM_RUNS},
-        "batch_event": {"records": BATCH_RECORDS, "wall_ms": batch_ms},
+        "batch_event": {"records": BATCH_RECORDS, "transforms": BATCH_RECORDS, "wall_ms": batch_ms},
+        "burst": {"files": BURST_FILES, "max_imports_per_transform": 1, "tick_every_s": TICK_EVERY.as_secs_f64(),
+                  "glue_run_s": 0.6, "last_upload_to_start_ticks": burst_ticks, "last_upload_to_start_s": burst_seconds},
         "peak_rss_kib": rss_kib,
         "release_binary_bytes": binary_bytes,
         "arm64_zip_bytes": zip_bytes,
