@@ -26,12 +26,7 @@ struct Span {
 
 fn span(run: &TaskRun) -> Span {
     Span {
-        path: run
-            .properties()
-            .and_then(|p| p.import_labels_task_run_properties())
-            .and_then(|p| p.input_s3_path())
-            .unwrap_or_default()
-            .to_string(),
+        path: support::input_path(run).to_string(),
         started: run.started_on().and_then(|t| t.to_millis().ok()).unwrap(),
         ended: run.completed_on().and_then(|t| t.to_millis().ok()),
     }

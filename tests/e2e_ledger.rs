@@ -32,12 +32,7 @@ async fn runs_of(stack: &Stack, key: &str) -> Vec<String> {
         .import_runs(transform)
         .await
         .iter()
-        .filter(|r| {
-            r.properties()
-                .and_then(|p| p.import_labels_task_run_properties())
-                .and_then(|p| p.input_s3_path())
-                == Some(path.as_str())
-        })
+        .filter(|r| support::input_path(r) == path)
         .map(|r| r.task_run_id().unwrap_or_default().to_string())
         .collect()
 }

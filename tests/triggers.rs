@@ -242,3 +242,41 @@ async fn the_same_upload_twice_in_one_invocation_starts_one_import() {
     );
     assert_eq!(start.num_calls(), 2);
 }
+
+/// Waiting is not failing: in a batch, an upload Glue cannot start yet (its task-run quota in
+/// use) is queued, and its message is not delivered again.
+#[tokio::test]
+async fn a_queued_upload_is_no_batch_item_failure() {
+    let h = mock!(aws_sdk_s3::Client::head_object)
+        .then_output(|| HeadObjectOutput::builder().content_length(120).build());
+    let (t, p, hist) = (tags(&[]), put_tags(), history(vec![]));
+    let ok = format!("labels/{TFM}/ok.csv");
+    let start_ok = start_exact(TFM, &format!("s3://bkt/{ok}"), false, "tsk-ok");
+    let start_full = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+        .match_requests(|r| r.input_s3_path().is_some_and(|p| p.ends_with("full.csv")))
+        .sequence()
+        .http_status(
+            400,
+            Some(glue_error_body(
+                "ConcurrentRunsExceededException",
+                "ML Task Runs count 4 has exceeded the transform limit of 3 task runs.",
+            )),
+        )
+        .repeatedly()
+        .build();
+    let other = "tfm-fedcba9876543210fedcba9876543210fedcba98";
+    let state = state(
+        Config::default(),
+        &[&h, &t, &p],
+        &[&hist, &start_ok, &start_full],
+    );
+    let ev = sqs(&[
+        ("m-ok", notification(vec![s3_record(&ok, "e1")])),
+        (
+            "m-full",
+            notification(vec![s3_record(&format!("labels/{other}/full.csv"), "e2")]),
+        ),
+    ]);
+    assert_eq!(response(&state, ev).await, json!({"batchItemFailures": []}));
+    assert_eq!((start_ok.num_calls(), start_full.num_calls()), (1, 1));
+}

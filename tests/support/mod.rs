@@ -342,6 +342,14 @@ impl Stack {
     }
 }
 
+/// The label file an IMPORT_LABELS run reads (empty for other task types).
+pub fn input_path(run: &TaskRun) -> &str {
+    run.properties()
+        .and_then(|p| p.import_labels_task_run_properties())
+        .and_then(|p| p.input_s3_path())
+        .unwrap_or_default()
+}
+
 /// Extra function processes, killed when dropped.
 pub struct Instances(Vec<Child>);
 
