@@ -237,7 +237,6 @@ async fn start_in_lane(
         .map_err(ImportError::from)?;
     order.wait().await;
     let turn = lane::join(state, ledger, upload_id, &entry).await?;
-    order.done();
     let mut forward = match turn {
         Turn::Go => {
             entry = Entry {
@@ -249,6 +248,10 @@ async fn start_in_lane(
         }
         Turn::Wait(reason) => wait(ledger, entry_key, entry, reason, PutMode::Create).await?,
     };
+    // The next record of this transform in the event joins once this one has started (or
+    // waits): Glue sees the starts in record order, and a waiting record can name the task
+    // run ahead of it.
+    order.done();
     // Lost: another writer changed the entry first. Read what it holds and act on that; a
     // second loss means the upload is in other hands.
     for _ in 0..2 {

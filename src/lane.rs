@@ -271,8 +271,9 @@ impl Lane {
     }
 }
 
-/// Within one event, the records of one transform join their lane in record order (the rest of
-/// their work runs side by side): each waits for the record before it to have joined.
+/// Within one event, the records of one transform take their places in record order (the rest
+/// of their work runs side by side): each waits until the record before it has joined its lane
+/// and started (or been queued).
 #[derive(Debug, Default)]
 pub struct JoinOrder {
     after: Option<tokio::sync::oneshot::Receiver<()>>,
@@ -294,14 +295,14 @@ impl JoinOrder {
         orders
     }
 
-    /// Waits until the record before has joined (or stopped before joining).
+    /// Waits until the record before is through (or stopped early).
     pub async fn wait(&mut self) {
         if let Some(after) = self.after.take() {
             let _ = after.await;
         }
     }
 
-    /// This record has joined: the next may. (Dropping the order does the same.)
+    /// This record is through: the next may go. (Dropping the order does the same.)
     pub fn done(&mut self) {
         if let Some(then) = self.then.take() {
             let _ = then.send(());
