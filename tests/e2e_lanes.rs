@@ -480,3 +480,41 @@ async fn uploads_racing_into_one_lane_join_it_once_each_and_one_starts() {
         assert_eq!(turns, 1, "round {round}: {lane}");
     }
 }
+
+/// A delivery that died after taking its turn and before writing its ledger entry holds no
+/// lock: the tick drops its place once START_LEASE_SECONDS passed, and the next upload starts.
+#[tokio::test]
+async fn a_place_left_by_a_dead_delivery_is_dropped_after_the_lease() {
+    let stack = Stack::start(&[]).await;
+    stack.transform(TFM).await;
+    let dead = json!({
+        "format": 1, "revision": 1, "transformId": TFM,
+        "imports": [{"uploadId": "0123456789abcdef0123456789abcdef",
+                     "inputS3Path": path(&format!("labels/{TFM}/dead.csv")),
+                     "replaceAllLabels": false,
+                     "joinedAt": "2026-01-01T00:00:00Z", "turnAt": "2026-01-01T00:00:00Z"}]});
+    stack
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(format!("glue-label-importer/lanes/{TFM}.json"))
+        .body(dead.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let file = stack
+        .upload(&format!("labels/{TFM}/round-1.csv"), SAMPLE, &[], None)
+        .await;
+    let reply = response(stack.invoke(&[&file]).await);
+    assert_eq!(
+        reply["queued"][0]["reason"],
+        format!(
+            "waits for append {} to end (MAX_IMPORTS_PER_TRANSFORM imports already run)",
+            path(&format!("labels/{TFM}/dead.csv"))
+        )
+    );
+    let tick = stack.tick().await;
+    assert_eq!(tick["tick"]["started"][0]["key"], file.key.as_str());
+    tick_until_all_ended(&stack, TFM, 1).await;
+    assert_eq!(statuses(&stack, TFM).await, ["SUCCEEDED"]);
+}
