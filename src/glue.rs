@@ -94,12 +94,10 @@ pub async fn import_run_since(
     let mut found: Option<TaskRun> = None;
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| glue_error("GetMLTaskRuns", transform_id, e))?;
-        let same_file = page.task_runs().iter().filter(|run| {
-            run.properties()
-                .and_then(|p| p.import_labels_task_run_properties())
-                .and_then(|p| p.input_s3_path())
-                == Some(input_s3_path)
-        });
+        let same_file = page
+            .task_runs()
+            .iter()
+            .filter(|run| input_path(run) == Some(input_s3_path));
         for run in same_file {
             let earlier = match (&found, run.started_on()) {
                 (None, _) => true,
@@ -112,6 +110,13 @@ pub async fn import_run_since(
         }
     }
     Ok(found)
+}
+
+/// The label file an IMPORT_LABELS run reads.
+fn input_path(run: &TaskRun) -> Option<&str> {
+    run.properties()
+        .and_then(|p| p.import_labels_task_run_properties())
+        .and_then(|p| p.input_s3_path())
 }
 
 /// One of the transform's recent imports, as Glue reports it.
@@ -158,12 +163,7 @@ pub async fn recent_imports(
         .iter()
         .map(|run| ImportRun {
             task_run_id: run.task_run_id().unwrap_or_default().to_string(),
-            input_s3_path: run
-                .properties()
-                .and_then(|p| p.import_labels_task_run_properties())
-                .and_then(|p| p.input_s3_path())
-                .unwrap_or_default()
-                .to_string(),
+            input_s3_path: input_path(run).unwrap_or_default().to_string(),
             active: matches!(
                 run.status(),
                 Some(TaskStatusType::Starting | TaskStatusType::Running | TaskStatusType::Stopping)

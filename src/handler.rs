@@ -220,30 +220,23 @@ async fn process_all<T>(
         .await
 }
 
-/// One [`JoinOrder`] per record: a chain for each lane (bucket and transform) the records
-/// route to; records that route nowhere wait for nothing.
+/// One [`JoinOrder`] per record: each waits for the record before it in its lane (bucket
+/// and transform); records that route nowhere wait for nothing.
 fn join_orders<T>(state: &State, work: &[(T, Record)]) -> VecDeque<JoinOrder> {
     let lane_of = |record: &Record| {
         let key = decode_key(&record.raw_key).ok()?;
         let transform = route::transform_id(&state.config.labels_prefix, &key).ok()?;
         Some((record.bucket.clone(), transform.to_string()))
     };
-    let lanes: Vec<Option<(String, String)>> = work.iter().map(|(_, r)| lane_of(r)).collect();
-    let mut chains: HashMap<&(String, String), VecDeque<JoinOrder>> = HashMap::new();
-    for lane in lanes.iter().flatten() {
-        chains.entry(lane).or_default();
-    }
-    for (lane, chain) in chains.iter_mut() {
-        let n = lanes.iter().filter(|l| l.as_ref() == Some(*lane)).count();
-        chain.extend(JoinOrder::chain(n));
-    }
-    lanes
-        .iter()
-        .map(|lane| {
-            lane.as_ref()
-                .and_then(|l| chains.get_mut(l))
-                .and_then(VecDeque::pop_front)
-                .unwrap_or_default()
+    let mut last = HashMap::new();
+    work.iter()
+        .map(|(_, record)| match lane_of(record) {
+            Some(lane) => {
+                let (order, through) = JoinOrder::after(last.remove(&lane));
+                last.insert(lane, through);
+                order
+            }
+            None => JoinOrder::default(),
         })
         .collect()
 }

@@ -163,7 +163,6 @@ async fn import(
         }
     }
     let ledger_entry = format!("s3://{bucket}/{entry_key}");
-    let waits_for_glue = forward.waits_for_glue();
     let reason = match forward {
         Forward::Started { task_run_id, .. } => {
             return Ok(Outcome::Imported(Imported {
@@ -177,7 +176,7 @@ async fn import(
                 warnings,
             }))
         }
-        Forward::Queued { error, .. } => match waits_for_glue {
+        Forward::Queued { error, held } => match held.waits_for(&error) {
             Some(reason) => reason,
             None => return Err(error.into()),
         },

@@ -261,6 +261,17 @@ impl Lane {
         Some(format!("waits for {} to end ({why})", running.join(", ")))
     }
 
+    /// Notes the task run of an upload's place from its ledger entry (the lane itself learns
+    /// task runs only when the tick writes it).
+    pub fn note_task_run(&mut self, upload_id: &str, entry: &Entry) {
+        if let (Some(place), Some(id)) = (
+            self.imports.iter_mut().find(|p| p.upload_id == upload_id),
+            &entry.task_run_id,
+        ) {
+            place.task_run_id = Some(id.clone());
+        }
+    }
+
     /// The place among the waiting uploads (1 = next), or `None` for one with its turn.
     pub fn waiting_place(&self, upload_id: &str) -> Option<usize> {
         self.imports
@@ -280,19 +291,20 @@ pub struct JoinOrder {
     then: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+/// What the next record of a lane waits for: the record before it being through.
+#[derive(Debug)]
+pub struct Through(tokio::sync::oneshot::Receiver<()>);
+
 impl JoinOrder {
-    /// A chain of `n` orders: each record's waits for the one before.
-    pub fn chain(n: usize) -> Vec<JoinOrder> {
-        let mut orders = Vec::with_capacity(n);
-        let mut after = None;
-        for _ in 0..n {
-            let (then, next) = tokio::sync::oneshot::channel();
-            orders.push(JoinOrder {
-                after: after.replace(next),
-                then: Some(then),
-            });
-        }
-        orders
+    /// The order of a record that comes after `before` (the previous record of its lane in
+    /// the event, if any), and what the record after it waits for.
+    pub fn after(before: Option<Through>) -> (JoinOrder, Through) {
+        let (then, next) = tokio::sync::oneshot::channel();
+        let order = JoinOrder {
+            after: before.map(|b| b.0),
+            then: Some(then),
+        };
+        (order, Through(next))
     }
 
     /// Waits until the record before is through (or stopped early).
@@ -480,11 +492,7 @@ pub async fn settle(
             }
         }
         for (id, stored) in &ledgered.open {
-            if let Some(place) = lane.imports.iter_mut().find(|p| &p.upload_id == id) {
-                if stored.entry.task_run_id.is_some() {
-                    place.task_run_id.clone_from(&stored.entry.task_run_id);
-                }
-            }
+            lane.note_task_run(id, &stored.entry);
         }
     })
     .await

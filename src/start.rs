@@ -66,20 +66,13 @@ pub enum Held {
     Unclear,
 }
 
-impl Forward {
-    /// For a start that waits because Glue is busy (its quota, or throttling): what the
-    /// upload waits for. `None` otherwise: an unclear answer still fails the delivery, so its
-    /// retry tries again.
-    pub fn waits_for_glue(&self) -> Option<String> {
-        match self {
-            Forward::Queued {
-                error,
-                held: Held::Quota,
-            } => Some(format!("waits for Glue's quota: {error}")),
-            Forward::Queued {
-                error: ImportError::Glue { code, message, .. },
-                held: Held::Throttled,
-            } => Some(format!(
+impl Held {
+    /// What an upload held so waits for; `None` after unclear answers, which still fail the
+    /// delivery so that its retry tries again.
+    pub fn waits_for(self, error: &ImportError) -> Option<String> {
+        match (self, error) {
+            (Held::Quota, _) => Some(format!("waits for Glue's quota: {error}")),
+            (Held::Throttled, ImportError::Glue { code, message, .. }) => Some(format!(
                 "waits for Glue: it kept throttling the start ({code}: {message}) through {ATTEMPTS} attempts; the tick starts it when Glue accepts"
             )),
             _ => None,

@@ -191,15 +191,12 @@ async fn follow_lane(
         }
         visits.push(visit);
     }
-    let waiting = |ledgered: &lane::Ledgered| -> Vec<DateTime<Utc>> {
-        ledgered
-            .open
-            .iter()
-            .filter(|(_, s)| s.entry.state == ImportState::Queued)
-            .map(|(_, s)| s.entry.uploaded_at)
-            .collect()
-    };
-    let queued = waiting(&ledgered);
+    let queued: Vec<DateTime<Utc>> = ledgered
+        .open
+        .iter()
+        .filter(|(_, s)| s.entry.state == ImportState::Queued)
+        .map(|(_, s)| s.entry.uploaded_at)
+        .collect();
     if to_close.is_empty() && queued.is_empty() {
         return (visits, queued); // nothing for the lane to do
     }
@@ -331,20 +328,14 @@ async fn forwarded(state: &State, before: &Stored, forward: Result<Forward, Impo
             progress.state = ImportState::Starting;
             Visit::Started(progress)
         }
-        Forward::Lost => Visit::Nothing,
+        // Lost: another writer has the entry. (Waiting is a lane's answer; the tick asks its
+        // lane itself before it takes an entry forward.)
+        Forward::Lost | Forward::Waiting { .. } => Visit::Nothing,
         Forward::Queued { error, .. } => {
             warn!(
                 bucket = entry.bucket,
                 key = entry.key,
                 "import still waiting to start: {error}"
-            );
-            Visit::Nothing
-        }
-        Forward::Waiting { reason } => {
-            info!(
-                bucket = entry.bucket,
-                key = entry.key,
-                "import waits: {reason}"
             );
             Visit::Nothing
         }

@@ -119,6 +119,25 @@ struct TaskRun {
     error_string: Option<String>,
 }
 
+impl TaskRun {
+    /// A new run of `task_type`, STARTING now (`path`: the label file, or the output path).
+    fn starting(transform_id: String, task_type: &'static str, path: &str) -> TaskRun {
+        let at = now();
+        TaskRun {
+            id: new_id("tsk-"),
+            transform_id,
+            task_type,
+            status: "STARTING",
+            input_s3_path: path.to_string(),
+            replace: false,
+            started_on: at,
+            last_modified_on: at,
+            completed_on: None,
+            error_string: None,
+        }
+    }
+}
+
 /// A fault to inject: the next `count` calls of `operation` (any when `None`) fail. With
 /// `lost_answer` the call takes effect first and only its answer is the error (a start that
 /// began a run but answered 500, say).
@@ -574,18 +593,10 @@ impl Store {
             Some((status, error)) => Err((status, error)),
             None => self.read_label_file(path).await?.map_err(|e| ("FAILED", e)),
         };
-        let at = now();
+        let run = TaskRun::starting(transform_id, "IMPORT_LABELS", path);
         let run = TaskRun {
-            id: new_id("tsk-"),
-            transform_id,
-            task_type: "IMPORT_LABELS",
-            status: "STARTING",
-            input_s3_path: path.to_string(),
             replace: req.replace_all_labels.unwrap_or(false),
-            started_on: at,
-            last_modified_on: at,
-            completed_on: None,
-            error_string: None,
+            ..run
         };
         let id = self.add_run(run)?;
         tokio::spawn(Arc::clone(self).run_import(id.clone(), labels));
@@ -610,19 +621,8 @@ impl Store {
             self.transform_id(&inner, &req.transform_id)?.to_string()
         };
         let output = required(&req.output_s3_path, "outputS3Path")?;
-        let at = now();
-        let id = self.add_run(TaskRun {
-            id: new_id("tsk-"),
-            transform_id,
-            task_type: "LABELING_SET_GENERATION",
-            status: "STARTING",
-            input_s3_path: output.to_string(),
-            replace: false,
-            started_on: at,
-            last_modified_on: at,
-            completed_on: None,
-            error_string: None,
-        })?;
+        let run = TaskRun::starting(transform_id, "LABELING_SET_GENERATION", output);
+        let id = self.add_run(run)?;
         let store = Arc::clone(self);
         let run_id = id.clone();
         tokio::spawn(async move {

@@ -524,10 +524,7 @@ async fn show_ledger(
         .map_err(|e| CliError::Ledger(e.to_string()))?;
     // The lane learns task runs at the tick; the entries know them now.
     for stored in entries.iter().flatten() {
-        let upload_id = ledger::upload_id(&stored.key);
-        if let Some(place) = lane.imports.iter_mut().find(|p| p.upload_id == upload_id) {
-            place.task_run_id.clone_from(&stored.entry.task_run_id);
-        }
+        lane.note_task_run(ledger::upload_id(&stored.key), &stored.entry);
     }
     let imports: Vec<Import> = entries
         .into_iter()
