@@ -407,12 +407,12 @@ async fn an_import_the_lane_does_not_know_holds_it() {
     assert!(spans[1].started >= spans[0].ended.unwrap());
 }
 
-/// Rounds of three different uploads of one transform, each delivered by its own function
+/// 50 rounds of three different uploads of one transform, each delivered by its own function
 /// process at the same moment: the lane takes all three exactly once, gives one turn, and
 /// Glue starts one import; no invocation fails.
 #[tokio::test]
 async fn uploads_racing_into_one_lane_join_it_once_each_and_one_starts() {
-    const ROUNDS: usize = 20;
+    const ROUNDS: usize = 50;
     let stack = Stack::start(&[]).await;
     let _more = stack.more_instances(2, &[]);
     for round in 0..ROUNDS {
