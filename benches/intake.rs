@@ -2,8 +2,8 @@
 //! before any AWS call, in records per second (criterion).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use glue_label_importer::intake::{decode_key, parse, Notification, Payload};
-use glue_label_importer::route::transform_id;
+use glue_label_importer::upload::intake::{decode_key, parse, Notification, Payload};
+use glue_label_importer::upload::route::transform_id;
 use serde_json::{json, Value};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";

@@ -8,7 +8,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::time::Instant;
 
 use common::peak_rss_kib;
-use glue_label_importer::preflight::{validate, DEFAULT_MAX_BYTES};
+use glue_label_importer::upload::preflight::{validate, DEFAULT_MAX_BYTES};
 
 fn main() -> std::io::Result<()> {
     let path = std::env::temp_dir().join(format!("preflight-bench-{}.csv", std::process::id()));

@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
-use crate::metadata::parse_bool;
+use crate::upload::metadata::parse_bool;
 
 /// Connect timeout for every AWS call.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -79,7 +79,7 @@ impl Default for Config {
             max_concurrency: 4,
             s3_force_path_style: false,
             preflight: true,
-            max_label_file_bytes: crate::preflight::DEFAULT_MAX_BYTES,
+            max_label_file_bytes: crate::upload::preflight::DEFAULT_MAX_BYTES,
             metrics_namespace: "GlueLabelImporter".into(),
             function_name: "glue-label-importer".into(),
             ledger_prefix: "glue-label-importer/".into(),

@@ -15,13 +15,16 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, Instrument};
 
-use crate::importer::{self, ImportOptions};
-use crate::intake::{self, decode_key, Message, Notification, Payload, Record, UnknownEvent};
-use crate::lane::JoinOrder;
+use crate::lifecycle::lane::JoinOrder;
+use crate::lifecycle::tick::{self, TickReport};
 use crate::metrics::Metrics;
-use crate::outcome::{Failed, Imported, Outcome, Queued, Skipped};
-use crate::tick::{self, TickReport};
-use crate::{route, State};
+use crate::upload::intake::{
+    self, decode_key, Message, Notification, Payload, Record, UnknownEvent,
+};
+use crate::upload::outcome::{Failed, Imported, Outcome, Queued, Skipped};
+use crate::upload::pipeline::{self, ImportOptions};
+use crate::upload::route;
+use crate::State;
 
 /// The success response: a report for a direct event, the failed messages for an SQS batch,
 /// what a tick did.
@@ -207,9 +210,9 @@ async fn process_all<T>(
                 info_span!("record", request_id, bucket = %record.bucket, key = %record.raw_key);
             async move {
                 let outcome = if first {
-                    importer::process(state, record, ImportOptions::default(), order).await
+                    pipeline::process(state, record, ImportOptions::default(), order).await
                 } else {
-                    importer::repeated(record)
+                    pipeline::repeated(record)
                 };
                 (tag, outcome)
             }

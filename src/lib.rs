@@ -1,29 +1,22 @@
 //! glue-label-importer: an S3 upload under the labels prefix starts exactly one AWS Glue
 //! FindMatches label import.
 //!
-//! The flow, per upload: [`intake`] (event → records, key decoding) → [`route`] (key →
-//! transform ID) → HeadObject → [`metadata`] (replace flag) → duplicate check → [`preflight`]
-//! → [`ledger`] entry → [`lane`] (its turn, in upload order) → [`start`] (exactly once) →
-//! [`tags`], all in [`importer`]. Per bucket, on a schedule: [`tick`] follows every open import
-//! of the ledger to its end and gives waiting uploads their turn, lane by lane. [`handler`]
-//! dispatches each invocation and builds the response.
+//! The flow, per upload: [`intake`](upload::intake) (event → records, key decoding) →
+//! [`route`](upload::route) (key → transform ID) → HeadObject → [`metadata`](upload::metadata)
+//! (replace flag) → duplicate check → [`preflight`](upload::preflight) →
+//! [`ledger`](lifecycle::ledger) entry → [`lane`](lifecycle::lane) (its turn, in upload order) →
+//! [`start`](lifecycle::start) (exactly once) → [`tags`](aws::tags), all in
+//! [`pipeline`](upload::pipeline). Per bucket, on a schedule: [`tick`](lifecycle::tick) follows
+//! every open import of the ledger to its end and gives waiting uploads their turn, lane by
+//! lane. [`handler`] dispatches each invocation and builds the response.
 
+pub mod aws;
 pub mod config;
-pub mod glue;
 pub mod handler;
-pub mod importer;
-pub mod intake;
-pub mod lane;
-pub mod ledger;
+pub mod lifecycle;
 pub mod logging;
-pub mod metadata;
 pub mod metrics;
-pub mod outcome;
-pub mod preflight;
-pub mod route;
-pub mod start;
-pub mod tags;
-pub mod tick;
+pub mod upload;
 
 pub use config::{Config, ConfigError};
 

@@ -9,8 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::ledger::ImportState;
-use crate::outcome::{ImportError, Outcome, SkipReason};
+use crate::lifecycle::ledger::ImportState;
+use crate::upload::outcome::{ImportError, Outcome, SkipReason};
 use crate::Config;
 
 /// The counts of one invocation. Every metric is written every time (zeros included), so
@@ -181,7 +181,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::{Failed, ImportError, Imported, Queued, Skipped};
+    use crate::upload::outcome::{Failed, ImportError, Imported, Queued, Skipped};
 
     fn skipped(reason: SkipReason) -> Outcome {
         Outcome::Skipped(Skipped {

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use glue_label_importer::intake::{decode_key, parse, Notification, Payload};
-use glue_label_importer::outcome::NotImported;
-use glue_label_importer::route::transform_id;
+use glue_label_importer::upload::intake::{decode_key, parse, Notification, Payload};
+use glue_label_importer::upload::outcome::NotImported;
+use glue_label_importer::upload::route::transform_id;
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 

@@ -9,7 +9,7 @@ use aws_sdk_s3::operation::put_object::{PutObjectInput, PutObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use glue_label_importer::config::retry_config;
-use glue_label_importer::ledger::{
+use glue_label_importer::lifecycle::ledger::{
     Entry, ImportState, Ledger, LedgerError, PutMode, Upload, FINISHED_TAG,
 };
 

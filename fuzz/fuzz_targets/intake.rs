@@ -8,8 +8,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use glue_label_importer::intake::{decode_key, parse, Notification, Payload};
-use glue_label_importer::route::transform_id;
+use glue_label_importer::upload::intake::{decode_key, parse, Notification, Payload};
+use glue_label_importer::upload::route::transform_id;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 

@@ -7,8 +7,8 @@ use aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::primitives::DateTimeFormat;
 use aws_sdk_glue::types::{TaskRun, TaskRunProperties, TaskStatusType};
-use glue_label_importer::lane::Lane;
-use glue_label_importer::ledger::{self, ImportState, LedgerError, Stored};
+use glue_label_importer::lifecycle::lane::Lane;
+use glue_label_importer::lifecycle::ledger::{self, ImportState, LedgerError, Stored};
 use serde::Serialize;
 
 /// The parts of a task run an operator looks at (JSON names as Glue's).

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::outcome::ImportError;
+use crate::upload::outcome::ImportError;
 
 /// Parses `true`/`false` in any letter case, ignoring surrounding spaces.
 pub fn parse_bool(value: &str) -> Option<bool> {

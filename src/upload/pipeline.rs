@@ -1,6 +1,6 @@
 //! One record, start to finish: route → HeadObject → replace flag → duplicate check →
-//! preflight → its place in the transform's lane ([`crate::lane`]) → ledger entry → start
-//! (exactly once, see [`crate::start`]) when its turn has come, else QUEUED → receipt and
+//! preflight → its place in the transform's lane ([`crate::lifecycle::lane`]) → ledger entry → start
+//! (exactly once, see [`crate::lifecycle::start`]) when its turn has come, else QUEUED → receipt and
 //! status tags.
 
 use aws_sdk_glue::config::http::HttpResponse;
@@ -9,15 +9,17 @@ use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::types::Tag;
 use tracing::warn;
 
-use crate::glue;
-use crate::intake::{decode_key, Record};
-use crate::lane::{self, JoinOrder, Turn};
-use crate::ledger::{self, Entry, ImportState, Ledger, LedgerError, PutMode, Upload};
-use crate::outcome::{
+use crate::aws::glue;
+use crate::aws::tags;
+use crate::lifecycle::lane::{self, JoinOrder, Turn};
+use crate::lifecycle::ledger::{self, Entry, ImportState, Ledger, LedgerError, PutMode, Upload};
+use crate::lifecycle::start::{self, Forward};
+use crate::upload::intake::{decode_key, Record};
+use crate::upload::outcome::{
     Failed, ImportError, Imported, NotImported, Outcome, Queued, SkipReason, Skipped, RECEIPT_TAG,
 };
-use crate::start::{self, Forward};
-use crate::{http_status, metadata, preflight, route, tags, State};
+use crate::upload::{metadata, preflight, route};
+use crate::{http_status, State};
 
 /// What an operator may override when importing by hand (the Lambda uses the defaults).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::ledger::LedgerError;
+use crate::lifecycle::ledger::LedgerError;
 
 /// Name of the tag written on an imported object: its value is the Glue task run ID.
 pub const RECEIPT_TAG: &str = "glue-import-task-run-id";

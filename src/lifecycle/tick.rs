@@ -14,12 +14,14 @@ use futures_util::{stream, StreamExt};
 use serde::Serialize;
 use tracing::{error, info, warn};
 
-use crate::glue;
-use crate::ledger::{self, ImportState, Ledger, LedgerError, Marker, PutMode, Stored};
+use crate::aws::glue;
+use crate::aws::tags;
+use crate::lifecycle::lane;
+use crate::lifecycle::ledger::{self, ImportState, Ledger, LedgerError, Marker, PutMode, Stored};
+use crate::lifecycle::start::{self, Forward};
 use crate::metrics::Metrics;
-use crate::outcome::ImportError;
-use crate::start::{self, Forward};
-use crate::{lane, tags, State};
+use crate::upload::outcome::ImportError;
+use crate::State;
 
 /// What one tick did.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]

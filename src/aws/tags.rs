@@ -6,7 +6,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::types::{Tag, Tagging};
 use tracing::warn;
 
-use crate::outcome::{RECEIPT_TAG, STATUS_TAG};
+use crate::upload::outcome::{RECEIPT_TAG, STATUS_TAG};
 use crate::State;
 
 /// The object's tags, or `None` (with a warning) when they cannot be read.

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::glue::{self, StartFailure};
-use crate::ledger::{self, Entry, ImportState, Ledger, LedgerError, PutMode, Stored};
-use crate::outcome::ImportError;
+use crate::aws::glue::{self, StartFailure};
+use crate::lifecycle::ledger::{self, Entry, ImportState, Ledger, LedgerError, PutMode, Stored};
+use crate::upload::outcome::ImportError;
 use crate::State;
 
 /// Start attempts per upload in its own invocation (throttling and unclear answers).

@@ -26,9 +26,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::glue::{self, ImportRun};
-use crate::ledger::{self, Entry, Ledger, LedgerError, PutMode, Stored};
-use crate::outcome::ImportError;
+use crate::aws::glue::{self, ImportRun};
+use crate::lifecycle::ledger::{self, Entry, Ledger, LedgerError, PutMode, Stored};
+use crate::upload::outcome::ImportError;
 use crate::State;
 
 /// The lane format this build writes and reads.

@@ -13,7 +13,7 @@ use aws_sdk_glue::types::{
 };
 use chrono::Utc;
 
-use crate::outcome::ImportError;
+use crate::upload::outcome::ImportError;
 use crate::State;
 
 /// How one start attempt ended, when it did not start a run.

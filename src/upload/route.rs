@@ -1,6 +1,6 @@
 //! From a decoded object key to the Glue transform it labels: `<prefix><transform-id>/<file>`.
 
-use crate::outcome::{ImportError, NotImported, SkipReason};
+use crate::upload::outcome::{ImportError, NotImported, SkipReason};
 
 /// Glue's limit on `TransformId` (model shape `HashString`).
 const MAX_TRANSFORM_ID_CHARS: usize = 255;

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use crate::outcome::ImportError;
+use crate::upload::outcome::ImportError;
 
 /// Glue's default label-file quota (10 MB).
 pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
@@ -258,7 +258,7 @@ pub async fn validate_object(
         .set_if_match(etag.map(|e| format!("\"{e}\"")))
         .send()
         .await
-        .map_err(|e| crate::importer::s3_error("GetObject", e))?;
+        .map_err(|e| crate::upload::pipeline::s3_error("GetObject", e))?;
     let reader = tokio_util::io::SyncIoBridge::new(object.body.into_async_read());
     tokio::task::spawn_blocking(move || validate(reader, max_bytes))
         .await
