@@ -15,12 +15,12 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info, info_span, Instrument};
 
-use crate::lifecycle::lane::JoinOrder;
 use crate::lifecycle::tick::{self, TickReport};
 use crate::metrics::Metrics;
 use crate::upload::intake::{
     self, decode_key, Message, Notification, Payload, Record, UnknownEvent,
 };
+use crate::upload::order::RecordOrder;
 use crate::upload::outcome::{Failed, Imported, Outcome, Queued, Skipped};
 use crate::upload::pipeline::{self, ImportOptions};
 use crate::upload::route;
@@ -196,7 +196,7 @@ async fn process_all<T>(
     work: Vec<(T, Record)>,
 ) -> Vec<(T, Outcome)> {
     let mut seen = HashSet::new();
-    let mut orders = join_orders(state, &work);
+    let mut orders = record_orders(state, &work);
     stream::iter(work)
         .map(|(tag, record)| {
             let order = orders.pop_front().unwrap_or_default();
@@ -223,9 +223,9 @@ async fn process_all<T>(
         .await
 }
 
-/// One [`JoinOrder`] per record: each waits for the record before it in its lane (bucket
+/// One [`RecordOrder`] per record: each waits for the record before it in its lane (bucket
 /// and transform); records that route nowhere wait for nothing.
-fn join_orders<T>(state: &State, work: &[(T, Record)]) -> VecDeque<JoinOrder> {
+fn record_orders<T>(state: &State, work: &[(T, Record)]) -> VecDeque<RecordOrder> {
     let lane_of = |record: &Record| {
         let key = decode_key(&record.raw_key).ok()?;
         let transform = route::transform_id(&state.config.labels_prefix, &key).ok()?;
@@ -235,11 +235,11 @@ fn join_orders<T>(state: &State, work: &[(T, Record)]) -> VecDeque<JoinOrder> {
     work.iter()
         .map(|(_, record)| match lane_of(record) {
             Some(lane) => {
-                let (order, through) = JoinOrder::after(last.remove(&lane));
-                last.insert(lane, through);
+                let (order, predecessor) = RecordOrder::after(last.remove(&lane));
+                last.insert(lane, predecessor);
                 order
             }
-            None => JoinOrder::default(),
+            None => RecordOrder::default(),
         })
         .collect()
 }

@@ -20,6 +20,18 @@ pub mod upload;
 
 pub use config::{Config, ConfigError};
 
+/// Glue's clock and ours may differ a little: every comparison of Glue's times with ours
+/// allows this much.
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(1);
+
+/// The clock: the current time, to the millisecond.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
 /// The HTTP status of an AWS call's error, when a response arrived (both SDKs share the type).
 pub(crate) fn http_status<E>(
     err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
-use crate::lifecycle::ledger::ImportState;
+use crate::lifecycle::entry::ImportState;
 use crate::upload::outcome::{ImportError, Outcome, SkipReason};
 use crate::Config;
 

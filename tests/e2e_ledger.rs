@@ -5,7 +5,7 @@ mod support;
 
 use aws_sdk_s3::primitives::ByteStream;
 use futures_util::future::join_all;
-use glue_label_importer::lifecycle::ledger::{Entry, ImportState, Upload};
+use glue_label_importer::lifecycle::entry::{Entry, ImportState, Upload};
 use glue_local::Fault;
 use serde_json::{json, Value};
 use support::{error, response, s3_event, Stack, Uploaded, BUCKET, SAMPLE};

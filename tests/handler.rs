@@ -748,7 +748,7 @@ async fn a_delivery_meeting_the_ledger_entry_acts_on_its_state() {
     use aws_sdk_s3::operation::get_object::GetObjectOutput;
     use aws_sdk_s3::operation::put_object::{PutObjectInput, PutObjectOutput};
     use aws_sdk_s3::primitives::ByteStream;
-    use glue_label_importer::lifecycle::ledger::{Entry, ImportState, Upload};
+    use glue_label_importer::lifecycle::entry::{Entry, ImportState, Upload};
 
     let key = format!("labels/{TFM}/x.csv");
     let entry_at = entry_key(&key, "e");
@@ -761,7 +761,7 @@ async fn a_delivery_meeting_the_ledger_entry_acts_on_its_state() {
         uploaded_at: chrono::DateTime::from_timestamp_millis(EVENT_MILLIS).unwrap(),
     };
     let path = format!("s3://bkt/{key}");
-    let now = glue_label_importer::lifecycle::ledger::now();
+    let now = glue_label_importer::now();
     let entry = |state: ImportState, run: Option<&str>, error: Option<&str>| {
         let mut e = Entry::new(&upload, TFM, &path, false, state, now);
         e.revision = 1;

@@ -9,9 +9,8 @@ use aws_sdk_s3::operation::put_object::{PutObjectInput, PutObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use glue_label_importer::config::retry_config;
-use glue_label_importer::lifecycle::ledger::{
-    Entry, ImportState, Ledger, LedgerError, PutMode, Upload, FINISHED_TAG,
-};
+use glue_label_importer::lifecycle::entry::{Entry, ImportState, Upload, FINISHED_TAG};
+use glue_label_importer::lifecycle::ledger::{Ledger, LedgerError, PutMode};
 
 const KEY: &str = "glue-label-importer/entries/tfm-1/0123.json";
 
@@ -92,26 +91,26 @@ async fn a_create_sends_if_none_match_and_an_update_if_match_each_raising_the_re
         .await
         .unwrap();
     assert_eq!(
-        (created.etag.as_str(), created.entry.revision),
+        (created.etag.as_str(), created.value.revision),
         ("\"etag-1\"", 1)
     );
-    let mut running = created.entry.clone();
-    running.enter(ImportState::Running, created.entry.uploaded_at);
+    let mut running = created.value.clone();
+    running.enter(ImportState::Running, created.value.uploaded_at);
     let updated = ledger
         .put(KEY, running, PutMode::Update(created.etag))
         .await
         .unwrap();
     assert_eq!(
-        (updated.etag.as_str(), updated.entry.revision),
+        (updated.etag.as_str(), updated.value.revision),
         ("\"etag-2\"", 2)
     );
-    let mut done = updated.entry.clone();
-    done.enter(ImportState::Succeeded, updated.entry.uploaded_at);
+    let mut done = updated.value.clone();
+    done.enter(ImportState::Succeeded, updated.value.uploaded_at);
     let finished = ledger
         .put(KEY, done, PutMode::Update(updated.etag))
         .await
         .unwrap();
-    assert_eq!(finished.entry.revision, 3);
+    assert_eq!(finished.value.revision, 3);
     assert_eq!(
         (create.num_calls(), update.num_calls(), finish.num_calls()),
         (1, 1, 1)
@@ -167,7 +166,7 @@ async fn a_lost_answer_whose_write_took_effect_is_recognised_as_ours() {
     let ledger = Ledger::new(&s3, "bkt", "glue-label-importer/");
     let stored = ledger.put(KEY, ours, PutMode::Create).await.unwrap();
     assert_eq!(
-        (stored.etag.as_str(), stored.entry.revision),
+        (stored.etag.as_str(), stored.value.revision),
         ("\"current\"", 1)
     );
     assert_eq!((put.num_calls(), get.num_calls()), (2, 1));

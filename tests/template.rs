@@ -736,7 +736,7 @@ fn every_mode_ticks_and_keeps_its_ledger_apart_from_the_labels() {
         )
     );
     assert_eq!(
-        glue_label_importer::lifecycle::ledger::FINISHED_TAG,
+        glue_label_importer::lifecycle::entry::FINISHED_TAG,
         ("glue-label-importer-entry", "finished"),
         "the function tags what the rule expires"
     );

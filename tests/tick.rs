@@ -13,7 +13,7 @@ use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::Object;
 use aws_smithy_mocks::{mock, Rule};
 use glue_label_importer::handler::{handle, Response};
-use glue_label_importer::lifecycle::ledger::{Entry, ImportState, Upload};
+use glue_label_importer::lifecycle::entry::{Entry, ImportState, Upload};
 use glue_label_importer::lifecycle::tick::TickReport;
 use glue_label_importer::{Config, State};
 use lambda_runtime::{Context, LambdaEvent};

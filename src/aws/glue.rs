@@ -1,11 +1,10 @@
 //! The Glue calls: one StartImportLabelsTaskRun without the SDK's retry, the IMPORT_LABELS
 //! history of a file, the transform's imports not ended, one task run, and Glue's errors as
-//! [`ImportError`]s.
+//! [`ImportError`]s, with Glue's error policy (what passes, what lasts, what to do).
 
 use aws_config::retry::RetryConfig;
 use aws_sdk_glue::config::http::HttpResponse;
 use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::types::{
     SortDirectionType, TaskRun, TaskRunFilterCriteria, TaskRunSortColumnType, TaskRunSortCriteria,
@@ -79,7 +78,7 @@ pub async fn import_run_since(
     transform_id: &str,
     input_s3_path: &str,
     after: chrono::DateTime<Utc>,
-) -> Result<Option<TaskRun>, ImportError> {
+) -> Result<Option<ImportRun>, ImportError> {
     let filter = TaskRunFilterCriteria::builder()
         .task_run_type(TaskType::ImportLabels)
         .started_after(DateTime::from_millis(after.timestamp_millis()))
@@ -109,7 +108,7 @@ pub async fn import_run_since(
             }
         }
     }
-    Ok(found)
+    Ok(found.as_ref().map(import_run))
 }
 
 /// The label file an IMPORT_LABELS run reads.
@@ -124,6 +123,8 @@ fn input_path(run: &TaskRun) -> Option<&str> {
 pub struct ImportRun {
     pub task_run_id: String,
     pub input_s3_path: String,
+    /// Glue's status word (`RUNNING`, `SUCCEEDED`, …).
+    pub status: String,
     /// Not ended: STARTING, RUNNING or STOPPING.
     pub active: bool,
     pub started_on: Option<chrono::DateTime<Utc>>,
@@ -158,22 +159,31 @@ pub async fn recent_imports(
         .send()
         .await
         .map_err(|e| glue_error("GetMLTaskRuns", transform_id, e))?;
-    Ok(page
-        .task_runs()
-        .iter()
-        .map(|run| ImportRun {
-            task_run_id: run.task_run_id().unwrap_or_default().to_string(),
-            input_s3_path: input_path(run).unwrap_or_default().to_string(),
-            active: matches!(
-                run.status(),
-                Some(TaskStatusType::Starting | TaskStatusType::Running | TaskStatusType::Stopping)
-            ),
-            started_on: run
-                .started_on()
-                .and_then(|t| t.to_millis().ok())
-                .and_then(chrono::DateTime::from_timestamp_millis),
-        })
-        .collect())
+    Ok(page.task_runs().iter().map(import_run).collect())
+}
+
+fn import_run(run: &TaskRun) -> ImportRun {
+    ImportRun {
+        task_run_id: run.task_run_id().unwrap_or_default().to_string(),
+        input_s3_path: input_path(run).unwrap_or_default().to_string(),
+        status: run.status().map(|s| s.as_str()).unwrap_or("?").to_string(),
+        active: matches!(
+            run.status(),
+            Some(TaskStatusType::Starting | TaskStatusType::Running | TaskStatusType::Stopping)
+        ),
+        started_on: run.started_on().and_then(super::utc),
+    }
+}
+
+/// A task run as GetMLTaskRun reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    /// Glue's status word (`RUNNING`, `SUCCEEDED`, …; empty when it gave none).
+    pub status: String,
+    pub started_on: Option<chrono::DateTime<Utc>>,
+    pub completed_on: Option<chrono::DateTime<Utc>>,
+    /// Glue's `ErrorString`, verbatim.
+    pub error_string: Option<String>,
 }
 
 /// One task run (GetMLTaskRun).
@@ -181,15 +191,25 @@ pub async fn task_run(
     state: &State,
     transform_id: &str,
     task_run_id: &str,
-) -> Result<GetMlTaskRunOutput, ImportError> {
-    state
+) -> Result<RunReport, ImportError> {
+    let run = state
         .glue
         .get_ml_task_run()
         .transform_id(transform_id)
         .task_run_id(task_run_id)
         .send()
         .await
-        .map_err(|e| glue_error("GetMLTaskRun", transform_id, e))
+        .map_err(|e| glue_error("GetMLTaskRun", transform_id, e))?;
+    Ok(RunReport {
+        status: run
+            .status()
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        started_on: run.started_on().and_then(super::utc),
+        completed_on: run.completed_on().and_then(super::utc),
+        error_string: run.error_string().map(str::to_string),
+    })
 }
 
 /// A Glue error, with its code and message and what to do about it.
@@ -225,5 +245,53 @@ pub fn glue_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         code,
         message,
         transform_id: transform_id.to_string(),
+    }
+}
+
+/// Whether trying a Glue call again can help: a quota refusal passes, and so does every code
+/// that is not a lasting refusal.
+pub fn is_retryable(code: &str, message: &str) -> bool {
+    is_quota_refusal(code, message) || !is_permanent(code)
+}
+
+/// Glue refused a start because the transform's (or account's) quota of concurrent ML task
+/// runs is in use.
+pub fn is_quota_refusal(code: &str, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    code == "ConcurrentRunsExceededException"
+        || (code == "ResourceNumberLimitExceededException"
+            && (message.contains("task run") || message.contains("taskrun")))
+}
+
+/// Glue error codes for which a retry cannot help (glue-api.md §4, §8).
+/// Glue's error codes that a retry does not change.
+fn is_permanent(code: &str) -> bool {
+    matches!(
+        code,
+        "EntityNotFoundException"
+            | "InvalidInputException"
+            | "ResourceNumberLimitExceededException"
+            | "AccessDeniedException"
+            | "ValidationException"
+            | "RequestConstruction"
+    )
+}
+
+/// What to do about a Glue error, for its message.
+pub fn hint(code: &str, message: &str, transform_id: &str) -> String {
+    if is_quota_refusal(code, message) {
+        return format!("transform {transform_id} already runs as many ML task runs as Glue's quota allows (3 by default, every task type counted); the import waits in its lane and the tick starts it when a run ends");
+    }
+    match code {
+        "EntityNotFoundException" => format!(
+            "check that transform {transform_id} exists in this account and region (aws glue get-ml-transform --transform-id {transform_id})"
+        ),
+        "InvalidInputException" => "check that the transform's IAM role can read the file, that the bucket is in the transform's region and that the file is a labeled CSV; then upload it again".to_string(),
+        "ResourceNumberLimitExceededException" => "the label file is over Glue's size quota (10 MB by default); split it into smaller files and upload those".to_string(),
+        "AccessDeniedException" => format!(
+            "grant the function glue:StartImportLabelsTaskRun and glue:GetMLTaskRuns on transform {transform_id}"
+        ),
+        "ValidationException" | "RequestConstruction" => "the request could not be sent; check the function's AWS configuration (region, endpoint)".to_string(),
+        _ => "a retry may succeed (Lambda retries the event; duplicates are detected)".to_string(),
     }
 }

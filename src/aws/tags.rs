@@ -38,6 +38,21 @@ pub async fn read(
     }
 }
 
+/// The task run named by the object's receipt tag, if it carries one (`None`, with a warning,
+/// when the tags cannot be read).
+pub async fn receipt(
+    state: &State,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Option<String> {
+    read(state, bucket, key, version_id)
+        .await?
+        .into_iter()
+        .find(|t| t.key() == RECEIPT_TAG)
+        .map(|t| t.value().to_string())
+}
+
 /// Sets the status tag (and the receipt tag, when a task run is known), keeping every other
 /// tag of `existing`. Never writes when the existing tags could not be read: that would drop them.
 pub async fn write(

@@ -1,19 +1,33 @@
 //! Starting an upload's import exactly once.
 //!
 //! StartImportLabelsTaskRun has no client token, so a blind resend can run a file twice. Each
-//! attempt is therefore (1) **marked** in the upload's ledger entry (`STARTING`, when, by whom)
-//! with a conditional write — of two writers only one marks a version —, (2) **sent once**,
-//! without the SDK's retry, and (3) **recorded** (the task run ID). After an unclear answer
-//! (5xx, timeout, connection lost) Glue's history of the file since the mark decides: adopt
-//! the run it shows, or attempt again. A process that dies between mark and record leaves a
-//! mark that the next delivery or tick resolves the same way once `START_LEASE_SECONDS` passed.
+//! attempt is therefore **marked** in the upload's ledger entry (`STARTING`, when, by whom)
+//! with a compare-and-set write — of two writers only one marks a version —, **sent once**,
+//! without the SDK's retry, and **classified**:
+//!
+//! ```text
+//!  Basis ──mark──► Marked ──send once──► classify ─┬─ started ──► record the run  ► Started
+//!  (new entry,     (STARTING,                      ├─ refused ──► record FAILED   ► Refused
+//!   or one held)    this token)                    ├─ quota ────► back to QUEUED  ► Deferred
+//!    ▲                                             ├─ throttled ┐
+//!    └──────────── attempt again (≤ attempts) ◄────┴─ unclear ──┴ (Glue's history since the
+//!                                                                 mark: adopt its run)
+//! ```
+//!
+//! A writer that loses the mark gets [`Attempt::Superseded`] (or [`Attempt::Gone`]): another
+//! writer has the upload. A process that dies between mark and record leaves a mark that the
+//! next delivery or tick resolves from Glue's history once `START_LEASE_SECONDS` passed
+//! ([`resume`]).
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
+use crate::aws::documents::Replaced;
 use crate::aws::glue::{self, StartFailure};
-use crate::lifecycle::ledger::{self, Entry, ImportState, Ledger, LedgerError, PutMode, Stored};
+use crate::lifecycle::entry::{attempt_token, Entry};
+use crate::lifecycle::ledger::{Ledger, Stored};
 use crate::upload::outcome::ImportError;
 use crate::State;
 
@@ -21,58 +35,60 @@ use crate::State;
 pub const ATTEMPTS: u32 = 3;
 /// Wait before the second attempt; doubled for each further one.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-/// Glue's clock and ours may differ a little: history is read from this long before the mark.
-const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(1);
 
-/// Where taking an entry forward left it.
+/// What a start is marked on: a new upload's entry (created by the mark), or the entry held.
 #[derive(Debug)]
-pub enum Forward {
+pub enum Basis {
+    New { key: String, entry: Entry },
+    Held(Stored),
+}
+
+/// An entry marked by this attempt: the start may be sent.
+#[derive(Debug)]
+pub struct Marked {
+    stored: Stored,
+    at: DateTime<Utc>,
+}
+
+/// Where a start attempt left the upload.
+#[derive(Debug)]
+pub enum Attempt {
     /// The import runs (started now, or found in Glue's history after an unclear answer).
-    Started { task_run_id: String, adopted: bool },
-    /// Another writer changed the entry first: it took the upload forward (or is doing so).
-    Lost,
+    Started { task_run_id: String },
+    /// Another writer changed the entry first: it takes the upload forward (or did).
+    Superseded,
+    /// The entry was deleted meanwhile.
+    Gone,
     /// Glue refused the start for good; the entry records FAILED with the reason.
     Refused { error: ImportError },
     /// Glue did not start it, for a reason that passes; the entry waits as QUEUED, with its
     /// turn, for the tick (or a later delivery) to start it.
-    Queued { error: ImportError, held: Held },
+    Deferred {
+        error: ImportError,
+        deferral: Deferral,
+    },
     /// Its lane has not given it its turn: the entry waits as QUEUED for what `reason` names.
-    Waiting { reason: String },
+    Queued { reason: String },
 }
 
-impl Forward {
-    /// What the label object's status tag shows after this: the entry's state and, once it
-    /// started, its task run; `None` when another writer has the entry (its tags are theirs).
-    pub fn shown(&self) -> Option<(ImportState, Option<&str>)> {
-        match self {
-            Forward::Started { task_run_id, .. } => {
-                Some((ImportState::Starting, Some(task_run_id.as_str())))
-            }
-            Forward::Queued { .. } | Forward::Waiting { .. } => Some((ImportState::Queued, None)),
-            Forward::Refused { .. } => Some((ImportState::Failed, None)),
-            Forward::Lost => None,
-        }
-    }
-}
-
-/// Why a start that passes did not happen.
+/// Why a start that passes was deferred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Held {
+pub enum Deferral {
     /// Glue's quota of concurrent task runs of the transform is in use.
     Quota,
     /// Glue kept throttling the start.
     Throttled,
     /// Glue's answers were unclear (5xx, timeouts) and its history showed no run.
-    Unclear,
+    Unanswered,
 }
 
-impl Held {
-    /// What an upload held so waits for; `None` after unclear answers, which still fail the
+impl Deferral {
+    /// What a deferred upload waits for; `None` after unclear answers, which still fail the
     /// delivery so that its retry tries again.
     pub fn waits_for(self, error: &ImportError) -> Option<String> {
         match (self, error) {
-            (Held::Quota, _) => Some(format!("waits for Glue's quota: {error}")),
-            (Held::Throttled, ImportError::Glue { code, message, .. }) => Some(format!(
+            (Deferral::Quota, _) => Some(format!("waits for Glue's quota: {error}")),
+            (Deferral::Throttled, ImportError::Glue { code, message, .. }) => Some(format!(
                 "waits for Glue: it kept throttling the start ({code}: {message}) through {ATTEMPTS} attempts; the tick starts it when Glue accepts"
             )),
             _ => None,
@@ -80,102 +96,147 @@ impl Held {
     }
 }
 
-/// Takes an entry forward: up to `attempts` (at least one) marks and starts. `mode` is how the first mark
-/// meets the stored entry (`Create` for a new upload).
-pub async fn take_forward(
+impl Attempt {
+    /// What the label object's status tag shows after this: the entry's state word and, once
+    /// it started, its task run; `None` when another writer has the entry (its tags are theirs).
+    pub fn tag_status(&self) -> Option<(&'static str, Option<&str>)> {
+        match self {
+            Attempt::Started { task_run_id } => Some(("STARTING", Some(task_run_id.as_str()))),
+            Attempt::Deferred { .. } | Attempt::Queued { .. } => Some(("QUEUED", None)),
+            Attempt::Refused { .. } => Some(("FAILED", None)),
+            Attempt::Superseded | Attempt::Gone => None,
+        }
+    }
+}
+
+/// What classifying one sent start calls for.
+enum Next {
+    Done(Attempt),
+    /// Nothing started, for a reason that passes: attempt again, or defer.
+    Retry {
+        stored: Box<Stored>,
+        error: ImportError,
+        deferral: Deferral,
+    },
+}
+
+/// Up to `attempts` (at least one) marks and starts of the upload on `basis`.
+pub async fn attempt(
     state: &State,
     ledger: &Ledger<'_>,
-    key: &str,
-    mut entry: Entry,
-    mut mode: PutMode,
+    mut basis: Basis,
     attempts: u32,
-) -> Result<Forward, ImportError> {
-    let mut attempt = 0;
-    let mut held: Held;
-    let error = loop {
-        attempt += 1;
-        let marked_at = ledger::now();
-        entry.enter(ImportState::Starting, marked_at);
-        entry.marked_at = Some(marked_at);
-        entry.marked_by = Some(ledger::attempt_token());
-        entry.start_attempts += 1;
-        let marked = match ledger.put(key, entry, mode).await {
+) -> Result<Attempt, ImportError> {
+    let mut n = 1;
+    loop {
+        let marked = match mark(ledger, basis).await? {
             Ok(marked) => marked,
-            Err(LedgerError::Conflict { .. }) => return Ok(Forward::Lost),
-            Err(e) => return Err(e.into()),
+            Err(lost) => return Ok(lost),
         };
-        let e = &marked.entry;
-        let failure = match glue::start_once(
-            state,
-            &e.transform_id,
-            &e.input_s3_path,
-            e.replace_all_labels,
-        )
-        .await
-        {
-            Ok(task_run_id) => return Ok(record_run(ledger, marked, task_run_id, false).await),
-            Err(failure) => failure,
-        };
-        let error = match failure {
-            StartFailure::Refused(error) => return record_refusal(ledger, marked, error).await,
-            StartFailure::Busy(error) => {
-                // The quota frees when a run ends, minutes away: the tick tries again.
-                (entry, mode) = (marked.entry, PutMode::Update(marked.etag));
-                held = Held::Quota;
-                break error;
+        let sent = send_once(state, &marked.stored.value).await;
+        match classify(state, ledger, marked, sent).await? {
+            Next::Done(attempt) => return Ok(attempt),
+            Next::Retry {
+                stored,
+                error,
+                deferral,
+            } => {
+                if n >= attempts || deferral == Deferral::Quota {
+                    // The quota frees when a run ends, minutes away: the tick tries again.
+                    return defer(ledger, *stored, error, deferral).await;
+                }
+                tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(n - 1)).await;
+                basis = Basis::Held(*stored);
+                n += 1;
             }
-            StartFailure::NotNow(error) => {
-                held = Held::Throttled;
-                error
-            }
-            StartFailure::Unclear(error) => match find_run(state, &marked.entry, marked_at).await {
+        }
+    }
+}
+
+/// Marks the attempt with a compare-and-set write; a lost write is the attempt's end.
+async fn mark(ledger: &Ledger<'_>, basis: Basis) -> Result<Result<Marked, Attempt>, ImportError> {
+    let at = crate::now();
+    let token = attempt_token();
+    let written = match basis {
+        Basis::New { key, mut entry } => {
+            entry.mark(at, &token);
+            ledger.create(&key, entry).await?
+        }
+        Basis::Held(stored) => ledger.replace(stored, |e| e.mark(at, &token)).await?,
+    };
+    Ok(match written {
+        Replaced::Written(stored) => Ok(Marked { stored, at }),
+        Replaced::Superseded => Err(Attempt::Superseded),
+        Replaced::Gone => Err(Attempt::Gone),
+    })
+}
+
+async fn send_once(state: &State, entry: &Entry) -> Result<String, StartFailure> {
+    let (transform_id, path) = (&entry.transform_id, &entry.input_s3_path);
+    glue::start_once(state, transform_id, path, entry.replace_all_labels).await
+}
+
+/// What Glue's answer to a marked start calls for; after an unclear answer Glue's history
+/// since the mark decides.
+async fn classify(
+    state: &State,
+    ledger: &Ledger<'_>,
+    marked: Marked,
+    sent: Result<String, StartFailure>,
+) -> Result<Next, ImportError> {
+    let failure = match sent {
+        Ok(task_run_id) => {
+            return Ok(Next::Done(
+                record_run(ledger, marked.stored, task_run_id, false).await,
+            ))
+        }
+        Err(failure) => failure,
+    };
+    let (error, deferral) = match failure {
+        StartFailure::Refused(error) => {
+            return Ok(Next::Done(
+                record_refusal(ledger, marked.stored, error).await?,
+            ))
+        }
+        StartFailure::Busy(error) => (error, Deferral::Quota),
+        StartFailure::NotNow(error) => (error, Deferral::Throttled),
+        StartFailure::Unclear(error) => {
+            match find_run(state, &marked.stored.value, marked.at).await {
                 Ok(Some(task_run_id)) => {
-                    return Ok(record_run(ledger, marked, task_run_id, true).await)
+                    return Ok(Next::Done(
+                        record_run(ledger, marked.stored, task_run_id, true).await,
+                    ))
                 }
-                Ok(None) => {
-                    held = Held::Unclear;
-                    error
-                }
+                Ok(None) => (error, Deferral::Unanswered),
                 Err(history_error) => {
                     return Err(ImportError::StartUndecided {
                         start_error: error.to_string(),
                         history_error: history_error.to_string(),
                     })
                 }
-            },
-        };
-        (entry, mode) = (marked.entry, PutMode::Update(marked.etag));
-        if attempt >= attempts {
-            break error;
+            }
         }
-        tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(attempt - 1)).await;
     };
-    entry.enter(ImportState::Queued, ledger::now());
-    entry.marked_by = None;
-    entry.last_error = Some(error.to_string());
-    match ledger.put(key, entry, mode).await {
-        Ok(_) => Ok(Forward::Queued { error, held }),
-        Err(LedgerError::Conflict { .. }) => Ok(Forward::Lost),
-        Err(e) => Err(e.into()),
-    }
+    Ok(Next::Retry {
+        stored: Box::new(marked.stored),
+        error,
+        deferral,
+    })
 }
 
 /// Resolves a start that was marked but never recorded (its process died or lost its
 /// answer): Glue's history since the mark shows the run — adopt it — or there is none and
-/// the upload is taken forward again.
+/// the upload is attempted again.
 pub async fn resume(
     state: &State,
     ledger: &Ledger<'_>,
     stored: Stored,
     attempts: u32,
-) -> Result<Forward, ImportError> {
-    let since = stored.entry.marked_at.unwrap_or(stored.entry.uploaded_at);
-    match find_run(state, &stored.entry, since).await? {
+) -> Result<Attempt, ImportError> {
+    let since = stored.value.marked_at.unwrap_or(stored.value.uploaded_at);
+    match find_run(state, &stored.value, since).await? {
         Some(task_run_id) => Ok(record_run(ledger, stored, task_run_id, true).await),
-        None => {
-            let mode = PutMode::Update(stored.etag);
-            take_forward(state, ledger, &stored.key, stored.entry, mode, attempts).await
-        }
+        None => attempt(state, ledger, Basis::Held(stored), attempts).await,
     }
 }
 
@@ -183,50 +244,41 @@ pub async fn resume(
 async fn find_run(
     state: &State,
     entry: &Entry,
-    since: chrono::DateTime<chrono::Utc>,
+    since: DateTime<Utc>,
 ) -> Result<Option<String>, ImportError> {
-    let run = glue::import_run_since(
-        state,
-        &entry.transform_id,
-        &entry.input_s3_path,
-        since - CLOCK_SKEW,
-    )
-    .await?;
-    Ok(run.and_then(|r| r.task_run_id().map(str::to_string)))
+    let (transform_id, path) = (&entry.transform_id, &entry.input_s3_path);
+    let run = glue::import_run_since(state, transform_id, path, since - crate::CLOCK_SKEW).await?;
+    Ok(run.map(|r| r.task_run_id))
 }
 
 /// Records the task run in the marked entry. The run exists whatever the write does: an entry
-/// left marked is resolved from Glue's history later, so a failed write is only logged.
+/// left marked is resolved from Glue's history later, so a lost write is only logged.
 async fn record_run(
     ledger: &Ledger<'_>,
     marked: Stored,
     task_run_id: String,
     adopted: bool,
-) -> Forward {
-    let Stored {
-        key,
-        etag,
-        mut entry,
-    } = marked;
-    entry.task_run_id = Some(task_run_id.clone());
-    entry.last_error = None;
+) -> Attempt {
+    let key = marked.key.clone();
     if adopted {
         info!(
-            key = entry.key,
+            key = marked.value.key,
             task_run_id, "adopted the task run found in Glue's history"
         );
     }
-    if let Err(e) = ledger.put(&key, entry, PutMode::Update(etag)).await {
+    let recorded = ledger.replace(marked, |e| e.record_run(&task_run_id)).await;
+    if !matches!(recorded, Ok(Replaced::Written(_))) {
+        let problem = match recorded {
+            Err(e) => e.to_string(),
+            _ => "another writer changed the entry first".to_string(),
+        };
         warn!(
             ledger_key = key,
             task_run_id,
-            "task run not recorded in the ledger (resolved later from Glue's history): {e}"
+            "task run not recorded in the ledger (resolved later from Glue's history): {problem}"
         );
     }
-    Forward::Started {
-        task_run_id,
-        adopted,
-    }
+    Attempt::Started { task_run_id }
 }
 
 /// Records Glue's refusal: the entry ends FAILED with Glue's message.
@@ -234,25 +286,41 @@ async fn record_refusal(
     ledger: &Ledger<'_>,
     marked: Stored,
     error: ImportError,
-) -> Result<Forward, ImportError> {
-    let Stored {
-        key,
-        etag,
-        mut entry,
-    } = marked;
-    entry.enter(ImportState::Failed, ledger::now());
-    entry.marked_by = None;
-    entry.error_string = Some(match &error {
+) -> Result<Attempt, ImportError> {
+    let key = marked.key.clone();
+    let error_string = match &error {
         ImportError::Glue { code, message, .. } => format!("{code}: {message}"),
         other => other.to_string(),
-    });
-    entry.last_error = Some(error.to_string());
-    match ledger.put(&key, entry, PutMode::Update(etag)).await {
-        Ok(_) => Ok(Forward::Refused { error }),
-        Err(LedgerError::Conflict { .. }) => Ok(Forward::Lost),
+    };
+    let last_error = error.to_string();
+    let at = crate::now();
+    match ledger
+        .replace(marked, |e| e.refuse(at, error_string, last_error))
+        .await
+    {
+        Ok(Replaced::Written(_)) => Ok(Attempt::Refused { error }),
+        Ok(Replaced::Superseded) => Ok(Attempt::Superseded),
+        Ok(Replaced::Gone) => Ok(Attempt::Gone),
         Err(e) => {
             warn!(ledger_key = key, "refusal not recorded in the ledger: {e}");
-            Ok(Forward::Refused { error })
+            Ok(Attempt::Refused { error })
         }
     }
+}
+
+/// Records that the start waits (QUEUED, with the reason) after a deferral.
+async fn defer(
+    ledger: &Ledger<'_>,
+    stored: Stored,
+    error: ImportError,
+    deferral: Deferral,
+) -> Result<Attempt, ImportError> {
+    let (at, reason) = (crate::now(), error.to_string());
+    Ok(
+        match ledger.replace(stored, |e| e.defer(at, reason)).await? {
+            Replaced::Written(_) => Attempt::Deferred { error, deferral },
+            Replaced::Superseded => Attempt::Superseded,
+            Replaced::Gone => Attempt::Gone,
+        },
+    )
 }

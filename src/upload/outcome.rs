@@ -133,6 +133,8 @@ pub enum ImportError {
     },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error("ledger entry {entry} was deleted while this delivery used it; a retry makes it again (Lambda retries the event; or re-drive it with `import-labels import`)")]
+    EntryGone { entry: String },
     #[error("Glue refused this upload's import earlier: {error} (ledger entry {entry}); fix the cause, then upload the file again or re-drive it with `import-labels import --force`")]
     RefusedEarlier { entry: String, error: String },
     #[error("the start of the import got no clear answer ({start_error}) and Glue's history could not be read to tell whether it began ({history_error}); the ledger entry stays marked and the next delivery or tick settles it")]
@@ -142,7 +144,7 @@ pub enum ImportError {
     },
     #[error(
         "Glue {operation} failed with {code}: {message}; {}",
-        glue_hint(code, message, transform_id)
+        crate::aws::glue::hint(code, message, transform_id)
     )]
     Glue {
         operation: &'static str,
@@ -156,10 +158,12 @@ impl ImportError {
     /// Whether invoking again with the same event can help.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ImportError::S3 { .. } | ImportError::StartUndecided { .. } => true,
+            ImportError::S3 { .. }
+            | ImportError::StartUndecided { .. }
+            | ImportError::EntryGone { .. } => true,
             ImportError::Ledger(e) => e.is_retryable(),
             ImportError::Glue { code, message, .. } => {
-                is_quota_refusal(code, message) || !is_permanent_glue_code(code)
+                crate::aws::glue::is_retryable(code, message)
             }
             _ => false,
         }
@@ -169,45 +173,7 @@ impl ImportError {
     /// use: `ConcurrentRunsExceededException`, or `ResourceNumberLimitExceededException` whose
     /// message speaks of task runs (the same code also means a label file over 10 MB).
     pub fn is_quota_refusal(&self) -> bool {
-        matches!(self, ImportError::Glue { code, message, .. } if is_quota_refusal(code, message))
-    }
-}
-
-fn is_quota_refusal(code: &str, message: &str) -> bool {
-    let message = message.to_ascii_lowercase();
-    code == "ConcurrentRunsExceededException"
-        || (code == "ResourceNumberLimitExceededException"
-            && (message.contains("task run") || message.contains("taskrun")))
-}
-
-/// Glue error codes for which a retry cannot help (glue-api.md §4, §8).
-fn is_permanent_glue_code(code: &str) -> bool {
-    matches!(
-        code,
-        "EntityNotFoundException"
-            | "InvalidInputException"
-            | "ResourceNumberLimitExceededException"
-            | "AccessDeniedException"
-            | "ValidationException"
-            | "RequestConstruction"
-    )
-}
-
-fn glue_hint(code: &str, message: &str, transform_id: &str) -> String {
-    if is_quota_refusal(code, message) {
-        return format!("transform {transform_id} already runs as many ML task runs as Glue's quota allows (3 by default, every task type counted); the import waits in its lane and the tick starts it when a run ends");
-    }
-    match code {
-        "EntityNotFoundException" => format!(
-            "check that transform {transform_id} exists in this account and region (aws glue get-ml-transform --transform-id {transform_id})"
-        ),
-        "InvalidInputException" => "check that the transform's IAM role can read the file, that the bucket is in the transform's region and that the file is a labeled CSV; then upload it again".to_string(),
-        "ResourceNumberLimitExceededException" => "the label file is over Glue's size quota (10 MB by default); split it into smaller files and upload those".to_string(),
-        "AccessDeniedException" => format!(
-            "grant the function glue:StartImportLabelsTaskRun and glue:GetMLTaskRuns on transform {transform_id}"
-        ),
-        "ValidationException" | "RequestConstruction" => "the request could not be sent; check the function's AWS configuration (region, endpoint)".to_string(),
-        _ => "a retry may succeed (Lambda retries the event; duplicates are detected)".to_string(),
+        matches!(self, ImportError::Glue { code, message, .. } if crate::aws::glue::is_quota_refusal(code, message))
     }
 }
 

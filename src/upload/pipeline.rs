@@ -1,25 +1,28 @@
-//! One record, start to finish: route → HeadObject → replace flag → duplicate check →
-//! preflight → its place in the transform's lane ([`crate::lifecycle::lane`]) → ledger entry → start
-//! (exactly once, see [`crate::lifecycle::start`]) when its turn has come, else QUEUED → receipt and
-//! status tags.
+//! One upload inside one invocation: `admit → start in lane → report`.
+//!
+//! Admit: route → HeadObject → replace flag → duplicate check (receipt tag, Glue's history) →
+//! preflight. Start in lane: the upload's marker, its place in the transform's lane
+//! ([`crate::lifecycle::lane`]), its ledger entry and — when its turn has come — the start,
+//! exactly once ([`crate::lifecycle::start`]); else QUEUED. Report: the receipt and status tags,
+//! and the record's [`Outcome`].
 
-use aws_sdk_glue::config::http::HttpResponse;
-use aws_sdk_glue::error::{DisplayErrorContext, SdkError};
-use aws_sdk_s3::operation::head_object::HeadObjectOutput;
-use aws_sdk_s3::types::Tag;
 use tracing::warn;
 
+use crate::aws::documents::Replaced;
 use crate::aws::glue;
+use crate::aws::s3::{self, Head, HeadError};
 use crate::aws::tags;
-use crate::lifecycle::lane::{self, JoinOrder, Turn};
-use crate::lifecycle::ledger::{self, Entry, ImportState, Ledger, LedgerError, PutMode, Upload};
-use crate::lifecycle::start::{self, Forward};
+use crate::lifecycle::entry::{attempt_token, Entry, ImportState, Upload};
+use crate::lifecycle::lane::{self, Turn};
+use crate::lifecycle::ledger::Ledger;
+use crate::lifecycle::start::{self, Attempt, Basis};
 use crate::upload::intake::{decode_key, Record};
+use crate::upload::order::RecordOrder;
 use crate::upload::outcome::{
-    Failed, ImportError, Imported, NotImported, Outcome, Queued, SkipReason, Skipped, RECEIPT_TAG,
+    Failed, ImportError, Imported, NotImported, Outcome, Queued, SkipReason, Skipped,
 };
-use crate::upload::{metadata, preflight, route};
-use crate::{http_status, State};
+use crate::upload::{metadata, route};
+use crate::State;
 
 /// What an operator may override when importing by hand (the Lambda uses the defaults).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,7 +39,7 @@ pub async fn process(
     state: &State,
     record: Record,
     options: ImportOptions,
-    order: JoinOrder,
+    order: RecordOrder,
 ) -> Outcome {
     let key = match decode_key(&record.raw_key) {
         Ok(key) => key,
@@ -62,7 +65,7 @@ pub async fn process_key(
     record: Record,
     key: String,
     options: ImportOptions,
-    order: JoinOrder,
+    order: RecordOrder,
 ) -> Outcome {
     if !record.is_object_created() {
         let reason = SkipReason::NotObjectCreated(record.event_name.clone());
@@ -101,34 +104,74 @@ fn not_imported(
     }
 }
 
-/// HeadObject → replace flag → duplicate check → preflight → lane, ledger entry and start →
-/// tags, for a routed record: imported, or queued for its turn.
+/// A routed record, admitted: what its import needs.
+struct Admitted {
+    upload: Upload,
+    input_s3_path: String,
+    replace_all_labels: bool,
+    warnings: Vec<String>,
+}
+
+/// `admit → start in lane → report`, for a routed record: imported, or queued for its turn.
 async fn import(
     state: &State,
     record: &Record,
     key: &str,
     transform_id: &str,
     options: &ImportOptions,
-    order: JoinOrder,
+    order: RecordOrder,
 ) -> Result<Outcome, NotImported> {
+    let admitted = admit(state, record, key, transform_id, options).await?;
+    let ledger = Ledger::new(&state.s3, &record.bucket, &state.config.ledger_prefix);
+    let salt = options.skip_duplicate_check.then(attempt_token);
+    let upload_id = admitted.upload.id(salt.as_deref());
+    let entry_key = ledger.entry_key(transform_id, &upload_id);
+    let entry = Entry::new(
+        &admitted.upload,
+        transform_id,
+        &admitted.input_s3_path,
+        admitted.replace_all_labels,
+        ImportState::Queued,
+        crate::now(),
+    );
+    let attempt = start_in_lane(state, &ledger, &upload_id, &entry_key, entry, order).await?;
+    write_tags(state, &admitted.upload, &attempt).await;
+    report(
+        admitted,
+        transform_id,
+        format!("s3://{}/{entry_key}", record.bucket),
+        attempt,
+    )
+}
+
+/// HeadObject → replace flag → duplicate check (the receipt tag, Glue's history) → preflight.
+async fn admit(
+    state: &State,
+    record: &Record,
+    key: &str,
+    transform_id: &str,
+    options: &ImportOptions,
+) -> Result<Admitted, NotImported> {
     let config = &state.config;
-    let bucket = record.bucket.as_str();
     let head = head_object(state, record, key).await?;
     let replace_all_labels = match options.replace_all_labels {
         Some(replace) => replace,
         None => metadata::replace_all_labels(
-            head.metadata(),
+            head.metadata.as_ref(),
             &config.replace_metadata_key,
             config.default_replace_all_labels,
         )?,
     };
-    let input_s3_path = format!("s3://{bucket}/{key}");
+    let input_s3_path = format!("s3://{}/{key}", record.bucket);
     let upload = upload(record, key, &head);
-    let version = upload.version_id.as_deref();
-    let tags = tags::read(state, bucket, key, version).await;
     if !options.skip_duplicate_check {
+        // An object without tags carries no receipt: its tags are not read.
+        let receipt = match head.tag_count {
+            Some(0) => None,
+            _ => tags::receipt(state, &upload.bucket, key, upload.version_id.as_deref()).await,
+        };
         if let Some(duplicate) =
-            already_imported(state, tags.as_deref(), transform_id, &input_s3_path, record).await?
+            already_imported(state, receipt, transform_id, &input_s3_path, record).await?
         {
             return Err(duplicate.into());
         }
@@ -138,38 +181,50 @@ async fn import(
     } else {
         Vec::new()
     };
-
-    let ledger = Ledger::new(&state.s3, bucket, &config.ledger_prefix);
-    let salt = options.skip_duplicate_check.then(ledger::attempt_token);
-    let upload_id = upload.id(salt.as_deref());
-    let entry_key = ledger.entry_key(transform_id, &upload_id);
-    let entry = Entry::new(
-        &upload,
-        transform_id,
-        &input_s3_path,
+    Ok(Admitted {
+        upload,
+        input_s3_path,
         replace_all_labels,
-        ImportState::Queued,
-        ledger::now(),
-    );
-    let forward = start_in_lane(state, &ledger, &upload_id, &entry_key, entry, order).await?;
-    // The tags follow the entry as this delivery left it.
-    if let Some((status, task_run_id)) = forward.shown() {
-        let status = status.as_str();
-        if let Err(problem) =
-            tags::write(state, bucket, key, version, tags, status, task_run_id).await
-        {
-            warn!(
-                bucket,
-                key, task_run_id, status, "receipt and status tags not written: {problem}"
-            );
-        }
+        warnings,
+    })
+}
+
+/// The receipt and status tags follow the entry as this delivery left it. The object's tags
+/// are read right before they are written: `PutObjectTagging` replaces the whole set.
+async fn write_tags(state: &State, upload: &Upload, attempt: &Attempt) {
+    let Some((status, task_run_id)) = attempt.tag_status() else {
+        return;
+    };
+    let (bucket, key, version) = (&upload.bucket, &upload.key, upload.version_id.as_deref());
+    let existing = tags::read(state, bucket, key, version).await;
+    if let Err(problem) =
+        tags::write(state, bucket, key, version, existing, status, task_run_id).await
+    {
+        warn!(
+            bucket,
+            key, task_run_id, status, "receipt and status tags not written: {problem}"
+        );
     }
-    let ledger_entry = format!("s3://{bucket}/{entry_key}");
-    let reason = match forward {
-        Forward::Started { task_run_id, .. } => {
+}
+
+/// The record's outcome from where the start attempt left it.
+fn report(
+    admitted: Admitted,
+    transform_id: &str,
+    ledger_entry: String,
+    attempt: Attempt,
+) -> Result<Outcome, NotImported> {
+    let Admitted {
+        upload,
+        input_s3_path,
+        replace_all_labels,
+        warnings,
+    } = admitted;
+    let reason = match attempt {
+        Attempt::Started { task_run_id } => {
             return Ok(Outcome::Imported(Imported {
-                bucket: bucket.to_string(),
-                key: key.to_string(),
+                bucket: upload.bucket,
+                key: upload.key,
                 transform_id: transform_id.to_string(),
                 input_s3_path,
                 replace_all_labels,
@@ -178,23 +233,29 @@ async fn import(
                 warnings,
             }))
         }
-        Forward::Queued { error, held } => match held.waits_for(&error) {
+        Attempt::Deferred { error, deferral } => match deferral.waits_for(&error) {
             Some(reason) => reason,
             None => return Err(error.into()),
         },
-        Forward::Waiting { reason } => reason,
-        Forward::Refused { error } => return Err(error.into()),
-        Forward::Lost => {
+        Attempt::Queued { reason } => reason,
+        Attempt::Refused { error } => return Err(error.into()),
+        Attempt::Superseded => {
             return Err(SkipReason::LedgerEntry {
                 state: "changed by another delivery".into(),
                 task_run_id: None,
             }
             .into())
         }
+        Attempt::Gone => {
+            return Err(ImportError::EntryGone {
+                entry: ledger_entry,
+            }
+            .into())
+        }
     };
     Ok(Outcome::Queued(Queued {
-        bucket: bucket.to_string(),
-        key: key.to_string(),
+        bucket: upload.bucket,
+        key: upload.key,
         transform_id: transform_id.to_string(),
         input_s3_path,
         replace_all_labels,
@@ -205,17 +266,17 @@ async fn import(
 
 /// The upload as the ledger knows it: the object's ETag, version and Last-Modified as
 /// HeadObject saw them (the same for every delivery), the event's time as its upload time.
-fn upload(record: &Record, key: &str, head: &HeadObjectOutput) -> Upload {
+fn upload(record: &Record, key: &str, head: &Head) -> Upload {
     Upload {
         bucket: record.bucket.clone(),
         key: key.to_string(),
         etag: head
-            .e_tag()
-            .map(|e| e.trim_matches('"').to_string())
+            .etag
+            .clone()
             .or_else(|| record.etag.clone())
             .unwrap_or_default(),
-        version_id: head.version_id().map(str::to_string),
-        last_modified: head.last_modified().map(|t| t.secs()),
+        version_id: head.version_id.clone(),
+        last_modified: head.last_modified.map(|t| t.timestamp()),
         uploaded_at: record.event_time,
     }
 }
@@ -223,77 +284,78 @@ fn upload(record: &Record, key: &str, head: &HeadObjectOutput) -> Upload {
 /// Opens the upload's marker, takes its place in the transform's lane and, when its turn has
 /// come, creates its ledger entry marked and starts the import; else creates the entry QUEUED.
 /// When a delivery before this one made the entry, does what the entry calls for. Where that
-/// left the entry.
+/// left the upload.
 async fn start_in_lane(
     state: &State,
     ledger: &Ledger<'_>,
     upload_id: &str,
     entry_key: &str,
-    mut entry: Entry,
-    mut order: JoinOrder,
-) -> Result<Forward, NotImported> {
+    entry: Entry,
+    mut order: RecordOrder,
+) -> Result<Attempt, NotImported> {
     ledger
         .open(&entry.transform_id, upload_id)
         .await
         .map_err(ImportError::from)?;
     order.wait().await;
     let turn = lane::join(state, ledger, upload_id, &entry).await?;
-    let mut forward = match turn {
+    let key = entry_key.to_string();
+    let mut attempt = match turn {
         Turn::Go => {
-            entry = Entry {
+            // The entry's history begins with its mark.
+            let entry = Entry {
                 history: Vec::new(),
                 ..entry
             };
-            let mode = PutMode::Create;
-            start::take_forward(state, ledger, entry_key, entry, mode, start::ATTEMPTS).await?
+            let basis = Basis::New { key, entry };
+            start::attempt(state, ledger, basis, start::ATTEMPTS).await?
         }
-        Turn::Wait(reason) => wait(ledger, entry_key, entry, reason, PutMode::Create).await?,
+        Turn::Behind(reason) => queue(ledger, key, entry, reason).await?,
     };
     // The next record of this transform in the event joins once this one has started (or
-    // waits): Glue sees the starts in record order, and a waiting record can name the task
+    // queued): Glue sees the starts in record order, and a queued record can name the task
     // run ahead of it.
-    order.done();
-    // Lost: another writer changed the entry first. Read what it holds and act on that; a
-    // second loss means the upload is in other hands.
+    order.release();
+    // Superseded: another writer changed the entry first. Read what it holds and act on that;
+    // a second loss means the upload is in other hands.
     for _ in 0..2 {
-        if !matches!(forward, Forward::Lost) {
+        if !matches!(attempt, Attempt::Superseded) {
             break;
         }
-        forward = meet_existing(state, ledger, upload_id, entry_key).await?;
+        attempt = meet_existing(state, ledger, upload_id, entry_key).await?;
     }
-    Ok(forward)
+    Ok(attempt)
 }
 
-/// Records that the upload waits for its turn (QUEUED, with the reason).
-async fn wait(
+/// Creates the entry QUEUED behind what `reason` names.
+async fn queue(
     ledger: &Ledger<'_>,
-    entry_key: &str,
+    key: String,
     mut entry: Entry,
     reason: String,
-    mode: PutMode,
-) -> Result<Forward, ImportError> {
+) -> Result<Attempt, ImportError> {
     entry.last_error = Some(reason.clone());
-    match ledger.put(entry_key, entry, mode).await {
-        Ok(_) => Ok(Forward::Waiting { reason }),
-        Err(LedgerError::Conflict { .. }) => Ok(Forward::Lost),
-        Err(e) => Err(e.into()),
-    }
+    Ok(match ledger.create(&key, entry).await? {
+        Replaced::Written(_) => Attempt::Queued { reason },
+        Replaced::Superseded => Attempt::Superseded,
+        Replaced::Gone => Attempt::Gone,
+    })
 }
 
 /// An entry a delivery before this one made: a duplicate to report, a refusal to report
-/// again, a waiting upload whose turn may have come, or an abandoned start to resolve.
+/// again, a queued upload whose turn may have come, or an abandoned start to resolve.
 async fn meet_existing(
     state: &State,
     ledger: &Ledger<'_>,
     upload_id: &str,
     entry_key: &str,
-) -> Result<Forward, NotImported> {
+) -> Result<Attempt, NotImported> {
     let Some(stored) = ledger.get(entry_key).await.map_err(ImportError::from)? else {
-        return Ok(Forward::Lost);
+        return Ok(Attempt::Gone);
     };
-    let entry = &stored.entry;
+    let entry = &stored.value;
     if entry.start_in_flight() {
-        if !entry.mark_expired(state.config.start_lease, ledger::now()) {
+        if !entry.mark_expired(state.config.start_lease, crate::now()) {
             let since = entry.marked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
             return Err(SkipReason::StartInFlight { since }.into());
         }
@@ -302,14 +364,10 @@ async fn meet_existing(
     if entry.state == ImportState::Queued {
         return match lane::join(state, ledger, upload_id, entry).await? {
             Turn::Go => {
-                let mode = PutMode::Update(stored.etag.clone());
-                let entry = stored.entry;
-                Ok(
-                    start::take_forward(state, ledger, entry_key, entry, mode, start::ATTEMPTS)
-                        .await?,
-                )
+                let basis = Basis::Held(stored);
+                Ok(start::attempt(state, ledger, basis, start::ATTEMPTS).await?)
             }
-            Turn::Wait(reason) => Ok(Forward::Waiting { reason }),
+            Turn::Behind(reason) => Ok(Attempt::Queued { reason }),
         };
     }
     if entry.state == ImportState::Failed && entry.task_run_id.is_none() {
@@ -327,35 +385,24 @@ async fn meet_existing(
 }
 
 /// HeadObject pinned to the event's ETag: the object's metadata, or why there is nothing to do.
-async fn head_object(
-    state: &State,
-    record: &Record,
-    key: &str,
-) -> Result<aws_sdk_s3::operation::head_object::HeadObjectOutput, NotImported> {
+async fn head_object(state: &State, record: &Record, key: &str) -> Result<Head, NotImported> {
     let config = &state.config;
-    let head = state
-        .s3
-        .head_object()
-        .bucket(&record.bucket)
-        .key(key)
-        .set_if_match(record.etag.as_ref().map(|etag| format!("\"{etag}\"")))
-        .send()
+    let head = s3::head(&state.s3, &record.bucket, key, record.etag.as_deref())
         .await
-        .map_err(|e| match http_status(&e) {
-            Some(404) => SkipReason::ObjectGone.into(),
-            Some(412) => SkipReason::StaleEvent {
+        .map_err(|e| match e {
+            HeadError::Gone => SkipReason::ObjectGone.into(),
+            HeadError::Stale => SkipReason::StaleEvent {
                 etag: record.etag.clone().unwrap_or_default(),
             }
             .into(),
-            _ => NotImported::Failed(s3_error("HeadObject", e)),
+            HeadError::Failed(error) => NotImported::Failed(error),
         })?;
-    let size = head.content_length().unwrap_or_default();
-    if size == 0 {
+    if head.size == 0 {
         return Err(ImportError::EmptyFile.into());
     }
-    if config.preflight && size as u64 > config.max_label_file_bytes {
+    if config.preflight && head.size > config.max_label_file_bytes {
         return Err(ImportError::LabelFileTooLarge {
-            bytes: size as u64,
+            bytes: head.size,
             max: config.max_label_file_bytes,
         }
         .into());
@@ -366,20 +413,18 @@ async fn head_object(
 /// Whether this upload was imported already: the receipt tag, else Glue's own history.
 async fn already_imported(
     state: &State,
-    tags: Option<&[Tag]>,
+    receipt: Option<String>,
     transform_id: &str,
     input_s3_path: &str,
     record: &Record,
 ) -> Result<Option<SkipReason>, ImportError> {
-    if let Some(receipt) = tags.into_iter().flatten().find(|t| t.key() == RECEIPT_TAG) {
-        return Ok(Some(SkipReason::ReceiptTag {
-            task_run_id: receipt.value().to_string(),
-        }));
+    if let Some(task_run_id) = receipt {
+        return Ok(Some(SkipReason::ReceiptTag { task_run_id }));
     }
     let run = glue::import_run_since(state, transform_id, input_s3_path, record.event_time).await?;
     Ok(run.map(|run| SkipReason::GlueHistory {
-        task_run_id: run.task_run_id().unwrap_or_default().to_string(),
-        status: run.status().map(|s| s.as_str()).unwrap_or("?").to_string(),
+        task_run_id: run.task_run_id,
+        status: run.status,
     }))
 }
 
@@ -391,7 +436,7 @@ async fn preflight(
     transform_id: &str,
 ) -> Result<Vec<String>, ImportError> {
     let bucket = record.bucket.as_str();
-    let report = preflight::validate_object(
+    let report = s3::validate_object(
         &state.s3,
         bucket,
         key,
@@ -406,17 +451,4 @@ async fn preflight(
         warn!(bucket, key, transform_id, "label file: {warning}");
     }
     Ok(report.warnings)
-}
-
-pub(crate) fn s3_error<E: std::error::Error + 'static>(
-    operation: &'static str,
-    err: SdkError<E, HttpResponse>,
-) -> ImportError {
-    match http_status(&err) {
-        Some(403) => ImportError::S3AccessDenied { operation },
-        _ => ImportError::S3 {
-            operation,
-            message: DisplayErrorContext(&err).to_string(),
-        },
-    }
 }

@@ -7,8 +7,6 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use crate::upload::outcome::ImportError;
-
 /// Glue's default label-file quota (10 MB).
 pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
 /// Above this many rows a labeling set "may cause poor results or system failure" (Glue docs).
@@ -241,31 +239,6 @@ pub fn validate(input: impl Read, max_bytes: u64) -> Report {
         );
     }
     report
-}
-
-/// Streams an S3 object through [`validate`] (never holding the whole file in memory).
-pub async fn validate_object(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    etag: Option<&str>,
-    max_bytes: u64,
-) -> Result<Report, ImportError> {
-    let object = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .set_if_match(etag.map(|e| format!("\"{e}\"")))
-        .send()
-        .await
-        .map_err(|e| crate::upload::pipeline::s3_error("GetObject", e))?;
-    let reader = tokio_util::io::SyncIoBridge::new(object.body.into_async_read());
-    tokio::task::spawn_blocking(move || validate(reader, max_bytes))
-        .await
-        .map_err(|e| ImportError::S3 {
-            operation: "GetObject",
-            message: format!("the preflight did not finish: {e}"),
-        })
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use aws_sdk_s3::types::Tag;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use glue_label_importer::config::{retry_config, timeout_config};
 use glue_label_importer::handler::handle;
-use glue_label_importer::lifecycle::ledger::Upload;
+use glue_label_importer::lifecycle::entry::Upload;
 use glue_label_importer::{Config, State};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};

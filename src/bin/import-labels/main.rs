@@ -14,11 +14,13 @@ use aws_sdk_glue::types::{
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use glue_label_importer::handler::{respond, InvocationError};
-use glue_label_importer::lifecycle::lane::{self, JoinOrder};
-use glue_label_importer::lifecycle::ledger::{self, ImportState, Ledger};
+use glue_label_importer::lifecycle::entry::{self, ImportState};
+use glue_label_importer::lifecycle::lane;
+use glue_label_importer::lifecycle::ledger::{self, Ledger};
 use glue_label_importer::lifecycle::tick;
 use glue_label_importer::metrics::Metrics;
 use glue_label_importer::upload::intake::Record;
+use glue_label_importer::upload::order::RecordOrder;
 use glue_label_importer::upload::pipeline::{process_key, ImportOptions};
 use glue_label_importer::upload::preflight;
 use glue_label_importer::{config, Config, ConfigError, State};
@@ -355,7 +357,7 @@ async fn import(global: &Global, args: ImportArgs) -> Result<(), CliError> {
         replace_all_labels: flag(args.replace_all_labels, args.no_replace_all_labels),
         skip_duplicate_check: args.force,
     };
-    let outcome = process_key(&state, record, key, options, JoinOrder::default()).await;
+    let outcome = process_key(&state, record, key, options, RecordOrder::default()).await;
     let report = match respond("import-labels", vec![outcome]) {
         Ok(report) => report,
         Err(error) => return Err(CliError::Import { error }),
@@ -389,7 +391,7 @@ async fn follow(
     state: &mut State,
     entry_uri: &str,
     poll_interval: f64,
-) -> Result<ledger::Entry, CliError> {
+) -> Result<entry::Entry, CliError> {
     let (bucket, entry_key) = parse_s3_uri(entry_uri)?;
     state.config.labels_bucket = Some(bucket.clone());
     let mut told = None;
@@ -402,7 +404,7 @@ async fn follow(
             .await
             .map_err(|e| CliError::Ledger(e.to_string()))?
             .ok_or_else(|| CliError::Ledger(format!("ledger entry {entry_uri} is gone")))?;
-        let entry = stored.entry;
+        let entry = stored.value;
         let now = (entry.state, entry.task_run_id.clone());
         if told.as_ref() != Some(&now) {
             let detail = match (&entry.task_run_id, entry.state) {
@@ -417,7 +419,11 @@ async fn follow(
                 (Some(id), _) => format!("task run {id}"),
                 (None, _) => String::new(),
             };
-            eprintln!("{} {} {detail}", ledger::now().to_rfc3339(), entry.state);
+            eprintln!(
+                "{} {} {detail}",
+                glue_label_importer::now().to_rfc3339(),
+                entry.state
+            );
             told = Some(now);
         }
         if entry.state.is_final() {
@@ -525,7 +531,7 @@ async fn show_ledger(
         .map_err(|e| CliError::Ledger(e.to_string()))?;
     // The lane learns task runs at the tick; the entries know them now.
     for stored in entries.iter().flatten() {
-        lane.note_task_run(ledger::upload_id(&stored.key), &stored.entry);
+        lane.note_task_run(ledger::upload_id(&stored.key), &stored.value);
     }
     let imports: Vec<Import> = entries
         .into_iter()
@@ -551,7 +557,7 @@ async fn validate(global: &Global, args: ValidateArgs) -> Result<(), CliError> {
         Some(_) => {
             let (bucket, key) = parse_s3_uri(&args.file)?;
             let state = State::from_sdk_config(config, &sdk_config(global).await);
-            preflight::validate_object(&state.s3, &bucket, &key, None, max_bytes)
+            glue_label_importer::aws::s3::validate_object(&state.s3, &bucket, &key, None, max_bytes)
                 .await
                 .map_err(|e| read_error(e.to_string()))?
         }

@@ -7,8 +7,9 @@ use aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::primitives::DateTimeFormat;
 use aws_sdk_glue::types::{TaskRun, TaskRunProperties, TaskStatusType};
+use glue_label_importer::lifecycle::entry::ImportState;
 use glue_label_importer::lifecycle::lane::Lane;
-use glue_label_importer::lifecycle::ledger::{self, ImportState, LedgerError, Stored};
+use glue_label_importer::lifecycle::ledger::{self, LedgerError, Stored};
 use serde::Serialize;
 
 /// The parts of a task run an operator looks at (JSON names as Glue's).
@@ -118,7 +119,7 @@ impl Import {
     /// transform's lane), or the reason it cannot be read (state `UNREADABLE`).
     pub fn from_entry(bucket: &str, entry: Result<Stored, LedgerError>, lane: &Lane) -> Import {
         match entry {
-            Ok(Stored { key, entry: e, .. }) => {
+            Ok(Stored { key, value: e, .. }) => {
                 let queued = e.state == ImportState::Queued;
                 let upload_id = ledger::upload_id(&key);
                 let (place, waits_for, error) = if queued {

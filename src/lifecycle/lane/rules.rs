@@ -1,42 +1,25 @@
-//! Lanes: one transform's imports start one after another, in upload order, within Glue's
-//! quota.
+//! A lane's rules, without I/O: who has the turn, who waits and for what.
 //!
-//! A lane is one small JSON document per transform in the ledger,
-//! `<LEDGER_PREFIX>lanes/<transform-id>.json`, listing the transform's unfinished imports in
-//! the order their uploads reached the function ([`Place`]s). An import starts only when the
-//! lane gives it its **turn**:
 //! - a **replace** when no earlier import of the transform runs or waits, and nothing else
 //!   starts while it runs;
 //! - an **append** when no replace runs, fewer than `MAX_IMPORTS_PER_TRANSFORM` imports run,
 //!   and no earlier upload still waits (nothing overtakes);
 //! - nothing while Glue reports an import of the transform that the lane does not know
 //!   (started by hand or by another tool).
-//!
-//! Every change is a compare-and-set write of the whole lane (`If-None-Match: *` for a new
-//! lane, `If-Match` after, each write raising `revision`); a writer that loses reads the lane
-//! again and retries. No lock is held between writes, so a writer that dies blocks nothing; a
-//! place whose upload never got its ledger entry (its delivery died in between) is dropped by
-//! the tick after `START_LEASE_SECONDS`. Transforms never wait for each other: each has its
-//! own lane.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::aws::glue::{self, ImportRun};
-use crate::lifecycle::ledger::{self, Entry, Ledger, LedgerError, PutMode, Stored};
-use crate::upload::outcome::ImportError;
-use crate::State;
+use crate::aws::documents::Document;
+use crate::aws::glue::ImportRun;
+use crate::lifecycle::entry::Entry;
+use crate::CLOCK_SKEW;
 
 /// The lane format this build writes and reads.
 pub const FORMAT: u32 = 1;
-/// Compare-and-set rounds before a busy lane is given up (the record fails, retryably).
-const ROUNDS: u32 = 12;
-/// Glue's clock and ours may differ a little.
-const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(1);
 
 /// One transform's unfinished imports, in upload order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +73,7 @@ impl Place {
         }
     }
 
-    fn has_turn(&self) -> bool {
+    pub fn has_turn(&self) -> bool {
         self.turn_at.is_some()
     }
 
@@ -111,8 +94,16 @@ impl Place {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Turn {
     Go,
-    /// Not yet; what it waits for.
-    Wait(String),
+    /// Not yet: behind what the reason names.
+    Behind(String),
+}
+
+impl Document for Lane {
+    const NAME: &'static str = "lane";
+    const FORMAT: u32 = FORMAT;
+    fn revision_mut(&mut self) -> &mut u64 {
+        &mut self.revision
+    }
 }
 
 impl Lane {
@@ -126,15 +117,14 @@ impl Lane {
         }
     }
 
+    /// Reads a lane, checking its format first.
     pub fn parse(bytes: &[u8]) -> Result<Lane, String> {
-        let lane: Lane = serde_json::from_slice(bytes).map_err(|e| format!("not a lane: {e}"))?;
-        if lane.format > FORMAT {
-            return Err(format!(
-                "format {} is newer than this function's format {FORMAT}; deploy the newer function version that wrote it",
-                lane.format
-            ));
-        }
-        Ok(lane)
+        crate::aws::documents::parse(bytes)
+    }
+
+    /// Whether an upload waits for its turn.
+    pub fn has_waiting(&self) -> bool {
+        self.imports.iter().any(|p| !p.has_turn())
     }
 
     pub fn place(&self, upload_id: &str) -> Option<&Place> {
@@ -174,7 +164,12 @@ impl Lane {
     /// turn) leaves at once, without waiting for the tick to record the end; an import that has
     /// not ended and that the lane does not know holds the lane. The upload IDs that got their
     /// turn now.
-    fn give_turns(&mut self, max: usize, recent: &[ImportRun], at: DateTime<Utc>) -> Vec<String> {
+    pub fn give_turns(
+        &mut self,
+        max: usize,
+        recent: &[ImportRun],
+        at: DateTime<Utc>,
+    ) -> Vec<String> {
         let ended = |place: &Place| {
             place.turn_at.is_some_and(|turn| {
                 recent.iter().any(|run| {
@@ -282,222 +277,6 @@ impl Lane {
     }
 }
 
-/// Within one event, the records of one transform take their places in record order (the rest
-/// of their work runs side by side): each waits until the record before it has joined its lane
-/// and started (or been queued).
-#[derive(Debug, Default)]
-pub struct JoinOrder {
-    after: Option<tokio::sync::oneshot::Receiver<()>>,
-    then: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-/// What the next record of a lane waits for: the record before it being through.
-#[derive(Debug)]
-pub struct Through(tokio::sync::oneshot::Receiver<()>);
-
-impl JoinOrder {
-    /// The order of a record that comes after `before` (the previous record of its lane in
-    /// the event, if any), and what the record after it waits for.
-    pub fn after(before: Option<Through>) -> (JoinOrder, Through) {
-        let (then, next) = tokio::sync::oneshot::channel();
-        let order = JoinOrder {
-            after: before.map(|b| b.0),
-            then: Some(then),
-        };
-        (order, Through(next))
-    }
-
-    /// Waits until the record before is through (or stopped early).
-    pub async fn wait(&mut self) {
-        if let Some(after) = self.after.take() {
-            let _ = after.await;
-        }
-    }
-
-    /// This record is through: the next may go. (Dropping the order does the same.)
-    pub fn done(&mut self) {
-        if let Some(then) = self.then.take() {
-            let _ = then.send(());
-        }
-    }
-}
-
-/// A lane as read, with how a change must meet it.
-struct Read {
-    lane: Lane,
-    mode: PutMode,
-}
-
-async fn read(ledger: &Ledger<'_>, transform_id: &str) -> Result<Read, LedgerError> {
-    let key = ledger.lane_key(transform_id);
-    match ledger.read(&key).await? {
-        None => Ok(Read {
-            lane: Lane::new(transform_id),
-            mode: PutMode::Create,
-        }),
-        Some((etag, bytes)) => Ok(Read {
-            lane: Lane::parse(&bytes).map_err(|problem| ledger.invalid(&key, problem))?,
-            mode: PutMode::Update(etag),
-        }),
-    }
-}
-
-/// The transform's lane (an empty one when there is none yet).
-pub async fn load(ledger: &Ledger<'_>, transform_id: &str) -> Result<Lane, LedgerError> {
-    Ok(read(ledger, transform_id).await?.lane)
-}
-
-/// Changes a lane with compare-and-set: reads it, lets `change` edit it, gives the turns the
-/// rules allow (asking Glue for imports unknown to the lane first, only when a turn would be
-/// given), and writes it if anything changed; a lost race starts over. The lane as written.
-async fn change(
-    state: &State,
-    ledger: &Ledger<'_>,
-    transform_id: &str,
-    mut change: impl FnMut(&mut Lane),
-) -> Result<Lane, ImportError> {
-    let key = ledger.lane_key(transform_id);
-    let max = state.config.max_imports_per_transform;
-    let mut recent: Option<Vec<ImportRun>> = None;
-    for round in 0..ROUNDS {
-        let Read { mut lane, mode } = read(ledger, transform_id).await?;
-        let before = lane.clone();
-        change(&mut lane);
-        // Glue is asked only when an upload waits (or an unknown import held the lane).
-        if lane.imports.iter().any(|p| !p.has_turn()) || lane.held_by.is_some() {
-            if recent.is_none() {
-                recent = Some(glue::recent_imports(state, transform_id).await?);
-            }
-            let given = lane.give_turns(max, recent.as_deref().unwrap_or_default(), ledger::now());
-            if !given.is_empty() {
-                info!(transform_id, turns = ?given, "lane: turns given");
-            }
-        }
-        if lane == before && mode != PutMode::Create {
-            return Ok(lane);
-        }
-        lane.revision += 1;
-        let body =
-            serde_json::to_vec_pretty(&lane).map_err(|e| ledger.invalid(&key, e.to_string()))?;
-        match ledger.write(&key, body, &mode, false).await {
-            Ok(_) => return Ok(lane),
-            Err(LedgerError::Conflict { .. }) => {
-                // Another writer changed the lane: read it again after a short, varied pause.
-                recent = None;
-                tokio::time::sleep(backoff(round)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(LedgerError::Conflict {
-        bucket: ledger.bucket().to_string(),
-        key,
-    }
-    .into())
-}
-
-/// 10–40 ms, growing with the round, varied by the clock so racing writers spread out.
-fn backoff(round: u32) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    Duration::from_millis(10 + u64::from(round.min(6)) * 5 + u64::from(nanos % 20))
-}
-
-/// Joins the upload's lane (a later delivery finds its place) and says whether it may start
-/// now, or what it waits for.
-pub async fn join(
-    state: &State,
-    ledger: &Ledger<'_>,
-    upload_id: &str,
-    entry: &Entry,
-) -> Result<Turn, ImportError> {
-    let place = Place::of(upload_id, entry, ledger::now());
-    let lane = change(state, ledger, &entry.transform_id, |lane| {
-        if lane.place(upload_id).is_none() {
-            lane.imports.push(place.clone());
-        }
-    })
-    .await?;
-    turn_of(ledger, &lane, upload_id).await
-}
-
-/// The upload's turn in `lane`; for a waiting one, what it waits for, naming the task run ahead
-/// of it when its ledger entry tells.
-async fn turn_of(ledger: &Ledger<'_>, lane: &Lane, upload_id: &str) -> Result<Turn, ImportError> {
-    if lane.place(upload_id).is_some_and(Place::has_turn) {
-        return Ok(Turn::Go);
-    }
-    // Name the task runs ahead: the lane learns them only at the tick, their entries know.
-    let mut named = lane.clone();
-    for place in named
-        .imports
-        .iter_mut()
-        .filter(|p| p.has_turn() && p.task_run_id.is_none())
-    {
-        let key = ledger.entry_key(&lane.transform_id, &place.upload_id);
-        if let Ok(Some(stored)) = ledger.get(&key).await {
-            place.task_run_id = stored.entry.task_run_id;
-        }
-    }
-    Ok(Turn::Wait(named.waits_for(upload_id).unwrap_or_else(
-        || "waits for its turn in the transform's lane".to_string(),
-    )))
-}
-
-/// What the tick knows of one transform's open imports.
-#[derive(Debug, Default)]
-pub struct Ledgered {
-    /// Uploads whose entries are open: upload ID and the entry as read.
-    pub open: Vec<(String, Stored)>,
-    /// Uploads whose imports ended, or that will never have an entry: their places go.
-    pub gone: HashSet<String>,
-    /// Uploads the tick could not read this time: their places stay as they are.
-    pub unknown: HashSet<String>,
-}
-
-/// The tick's visit of a lane: places of ended uploads go, open entries the lane lacks join it
-/// (a started one with its turn), places without an entry older than `lease` go, task runs are
-/// noted, and turns are given. The lane as written.
-pub async fn settle(
-    state: &State,
-    ledger: &Ledger<'_>,
-    transform_id: &str,
-    ledgered: &Ledgered,
-) -> Result<Lane, ImportError> {
-    let lease = chrono::Duration::from_std(state.config.start_lease).unwrap_or_default();
-    let now = ledger::now();
-    change(state, ledger, transform_id, |lane| {
-        let open: HashSet<&str> = ledgered.open.iter().map(|(id, _)| id.as_str()).collect();
-        lane.imports.retain(|p| {
-            let id = p.upload_id.as_str();
-            !ledgered.gone.contains(id)
-                && (open.contains(id) || ledgered.unknown.contains(id) || now - p.joined_at < lease)
-        });
-        let mut missing: Vec<(&String, &Entry)> = ledgered
-            .open
-            .iter()
-            .filter(|(id, _)| lane.place(id).is_none())
-            .map(|(id, s)| (id, &s.entry))
-            .collect();
-        missing.sort_by_key(|(_, e)| e.uploaded_at);
-        for (id, entry) in missing {
-            let mut place = Place::of(id, entry, now);
-            if entry.state != ledger::ImportState::Queued {
-                // It started without a turn (before lanes existed): it holds the lane.
-                place.turn_at = Some(now);
-                lane.imports.insert(0, place);
-            } else {
-                lane.imports.push(place);
-            }
-        }
-        for (id, stored) in &ledgered.open {
-            lane.note_task_run(id, &stored.entry);
-        }
-    })
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,6 +344,7 @@ mod tests {
         let run = |id: &str, path: &str, active: bool| ImportRun {
             task_run_id: id.into(),
             input_s3_path: path.into(),
+            status: if active { "RUNNING" } else { "SUCCEEDED" }.into(),
             active,
             started_on: Some(DateTime::default()),
         };

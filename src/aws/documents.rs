@@ -1,0 +1,511 @@
+//! Documents kept with S3 conditional writes: the one compare-and-set seam.
+//!
+//! A document is a small JSON object with a `format` and a `revision` ([`Document`]). It is
+//! read as a [`Versioned`] value (key, ETag, value) and written with a [`PutMode`]:
+//! `Create` sends `If-None-Match: *`, `Update(etag)` sends `If-Match: <etag>`. Every write
+//! raises the revision, so no two versions carry the same bytes and an ETag (a content hash)
+//! names one version only.
+//!
+//! ```text
+//!  update(key, mutator):   read ──► mutate ──► raise revision ──► PutObject If-Match
+//!                           ▲                                        │
+//!                           └──── lost race (409/412/404): back off ◄┘   (≤ ROUNDS rounds)
+//! ```
+//!
+//! S3's quirks are handled here and nowhere else: a lost race answers 412, or 409 under
+//! concurrent writes, or 404 for an `If-Match` on a key deleted meanwhile — all three are a
+//! conflict. An answer lost on the way (a 5xx whose write took effect, then the SDK's retry
+//! meets 412) is recognised by reading the document back: the same bytes are this write.
+//! Nothing else in the crate sends a conditional write.
+
+use std::time::Duration;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::http_status;
+
+/// Compare-and-set rounds of [`Documents::update`] before a busy document is given up (a
+/// retryable [`LedgerError::Conflict`]).
+pub const ROUNDS: u32 = 12;
+
+/// A JSON document kept with conditional writes.
+pub trait Document: Serialize + DeserializeOwned + Clone + PartialEq {
+    /// What it is, in error messages ("ledger entry", "lane").
+    const NAME: &'static str;
+    /// The newest format this build reads and writes; a newer one is left alone.
+    const FORMAT: u32;
+    /// Raised by every write: the bytes of two versions always differ.
+    fn revision_mut(&mut self) -> &mut u64;
+    /// Tags written with this version (`k=v&…`), e.g. for a lifecycle rule.
+    fn tagging(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Reads a document, checking its `format` before anything else: a newer format is refused
+/// as such (not as a malformed document).
+pub fn parse<T: Document>(bytes: &[u8]) -> Result<T, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    match value.get("format").and_then(serde_json::Value::as_u64) {
+        Some(format) if format > u64::from(T::FORMAT) => Err(format!(
+            "format {format} is newer than this function's format {}; deploy the newer function version that wrote it",
+            T::FORMAT
+        )),
+        Some(_) => serde_json::from_value(value).map_err(|e| format!("not a {}: {e}", T::NAME)),
+        None => Err(format!("no \"format\" number: not a {}", T::NAME)),
+    }
+}
+
+/// How a write meets the current version: create only when absent, or replace only the
+/// version read (its ETag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutMode {
+    Create,
+    Update(String),
+}
+
+/// A document as read or written, with the ETag that a change must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    pub key: String,
+    pub etag: String,
+    pub value: T,
+}
+
+/// What [`Documents::update`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Updated<T> {
+    /// The mutator's change, as written.
+    Written(Versioned<T>),
+    /// The mutator changed nothing: the version read.
+    Unchanged(Versioned<T>),
+    /// There is no document (and no fresh one was offered).
+    Gone,
+}
+
+impl<T> Updated<T> {
+    /// The document as it stands after the update (`None` when gone).
+    pub fn into_versioned(self) -> Option<Versioned<T>> {
+        match self {
+            Updated::Written(v) | Updated::Unchanged(v) => Some(v),
+            Updated::Gone => None,
+        }
+    }
+}
+
+/// What one compare-and-set against a version held came to ([`Documents::create`],
+/// [`Documents::replace`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced<T> {
+    Written(Versioned<T>),
+    /// Another writer wrote first: the document is theirs now.
+    Superseded,
+    /// The document was deleted meanwhile.
+    Gone,
+}
+
+/// Why a document could not be read or written. Every message says what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("another writer changed ledger document s3://{bucket}/{key} first")]
+    Conflict { bucket: String, key: String },
+    #[error("ledger entry s3://{bucket}/{key} cannot be used ({problem}); it was left as it is: fix or delete it, then re-drive the upload with `import-labels import --force`")]
+    Invalid {
+        bucket: String,
+        key: String,
+        problem: String,
+    },
+    #[error("S3 {operation} of s3://{bucket}/{key} was denied (403): grant the function s3:GetObject, s3:PutObject, s3:PutObjectTagging and s3:DeleteObject on <bucket>/<LEDGER_PREFIX>* and s3:ListBucket for that prefix")]
+    AccessDenied {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+    },
+    #[error("S3 {operation} of ledger s3://{bucket}/{key} failed: {message}; a retry may succeed")]
+    S3 {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl LedgerError {
+    /// Whether trying again can help (a conflict is settled by reading the document again).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, LedgerError::Conflict { .. } | LedgerError::S3 { .. })
+    }
+}
+
+/// A key as listed, with its Last-Modified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// The bytes of a version, and its ETag.
+type Raw = (String, Vec<u8>);
+
+/// What a conditional write came to, before the caller's reading of it.
+enum Put {
+    Written(String),
+    /// A lost race: the version that stands now (`None`: the key is absent).
+    Lost(Option<Raw>),
+}
+
+/// One bucket's documents.
+#[derive(Debug, Clone, Copy)]
+pub struct Documents<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+}
+
+impl<'a> Documents<'a> {
+    pub fn new(s3: &'a aws_sdk_s3::Client, bucket: &'a str) -> Self {
+        Documents { s3, bucket }
+    }
+
+    pub fn bucket(&self) -> &str {
+        self.bucket
+    }
+
+    /// The document at `key`, or `None` when there is none.
+    pub async fn get<T: Document>(&self, key: &str) -> Result<Option<Versioned<T>>, LedgerError> {
+        match self.read(key).await? {
+            None => Ok(None),
+            Some(raw) => self.versioned(key, raw).map(Some),
+        }
+    }
+
+    /// Writes `value` (its revision raised first) at `key` if `mode` holds: one
+    /// compare-and-set. A lost race is [`LedgerError::Conflict`].
+    pub async fn put<T: Document>(
+        &self,
+        key: &str,
+        mut value: T,
+        mode: PutMode,
+    ) -> Result<Versioned<T>, LedgerError> {
+        *value.revision_mut() += 1;
+        match self.write(key, &value, &mode).await? {
+            Put::Written(etag) => Ok(Versioned {
+                key: key.to_string(),
+                etag,
+                value,
+            }),
+            Put::Lost(_) => Err(self.conflict(key)),
+        }
+    }
+
+    /// Creates the document at `key`, only when there is none.
+    pub async fn create<T: Document>(
+        &self,
+        key: &str,
+        value: T,
+    ) -> Result<Replaced<T>, LedgerError> {
+        self.settle(key, value, PutMode::Create).await
+    }
+
+    /// Changes the version held, only if it is still the current one.
+    pub async fn replace<T: Document>(
+        &self,
+        held: Versioned<T>,
+        change: impl FnOnce(&mut T),
+    ) -> Result<Replaced<T>, LedgerError> {
+        let Versioned {
+            key,
+            etag,
+            mut value,
+        } = held;
+        change(&mut value);
+        self.settle(&key, value, PutMode::Update(etag)).await
+    }
+
+    async fn settle<T: Document>(
+        &self,
+        key: &str,
+        mut value: T,
+        mode: PutMode,
+    ) -> Result<Replaced<T>, LedgerError> {
+        *value.revision_mut() += 1;
+        Ok(match self.write(key, &value, &mode).await? {
+            Put::Written(etag) => Replaced::Written(Versioned {
+                key: key.to_string(),
+                etag,
+                value,
+            }),
+            Put::Lost(Some(_)) => Replaced::Superseded,
+            Put::Lost(None) => Replaced::Gone,
+        })
+    }
+
+    /// The compare-and-set loop: reads the document (or takes `fresh()` when there is none),
+    /// lets `mutator` change it, and writes it with `If-Match` (`If-None-Match: *` for a fresh
+    /// one) unless nothing changed; a lost race backs off and starts over from the version that
+    /// won, for at most [`ROUNDS`] rounds.
+    pub async fn update<T: Document>(
+        &self,
+        key: &str,
+        fresh: impl Fn() -> Option<T>,
+        mut mutator: impl FnMut(&mut T),
+    ) -> Result<Updated<T>, LedgerError> {
+        let mut current = self.read(key).await?;
+        for round in 0..ROUNDS {
+            let (mode, read) = match current.take() {
+                Some(raw) => {
+                    let read = self.versioned::<T>(key, raw)?;
+                    (PutMode::Update(read.etag.clone()), read)
+                }
+                None => match fresh() {
+                    Some(value) => (
+                        PutMode::Create,
+                        Versioned {
+                            key: key.to_string(),
+                            etag: String::new(),
+                            value,
+                        },
+                    ),
+                    None => return Ok(Updated::Gone),
+                },
+            };
+            let mut value = read.value.clone();
+            mutator(&mut value);
+            if value == read.value && mode != PutMode::Create {
+                return Ok(Updated::Unchanged(read));
+            }
+            *value.revision_mut() += 1;
+            match self.write(key, &value, &mode).await? {
+                Put::Written(etag) => {
+                    let key = key.to_string();
+                    return Ok(Updated::Written(Versioned { key, etag, value }));
+                }
+                Put::Lost(now) => {
+                    current = now;
+                    tokio::time::sleep(backoff(round)).await;
+                }
+            }
+        }
+        Err(self.conflict(key))
+    }
+
+    /// Creates an empty object at `key` unless one is there (an open import's marker).
+    pub async fn create_empty(&self, key: &str) -> Result<(), LedgerError> {
+        let sent = self
+            .s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(key)
+            .if_none_match("*")
+            .body(ByteStream::from_static(b""))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(e) => match self.error("PutObject", key, e, false) {
+                LedgerError::Conflict { .. } => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), LedgerError> {
+        self.s3
+            .delete_object()
+            .bucket(self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error("DeleteObject", key, e, false))
+    }
+
+    /// Every key under `prefix`, in key order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>, LedgerError> {
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("ListObjectsV2", prefix, e, false))?;
+            keys.extend(page.contents().iter().filter_map(|o| {
+                Some(Listed {
+                    key: o.key()?.to_string(),
+                    last_modified: o.last_modified().and_then(super::utc),
+                })
+            }));
+        }
+        Ok(keys)
+    }
+
+    /// The problem of a document that cannot be used, named with its key.
+    pub fn invalid(&self, key: &str, problem: String) -> LedgerError {
+        LedgerError::Invalid {
+            bucket: self.bucket.to_string(),
+            key: key.to_string(),
+            problem,
+        }
+    }
+
+    fn conflict(&self, key: &str) -> LedgerError {
+        LedgerError::Conflict {
+            bucket: self.bucket.to_string(),
+            key: key.to_string(),
+        }
+    }
+
+    fn versioned<T: Document>(&self, key: &str, raw: Raw) -> Result<Versioned<T>, LedgerError> {
+        let (etag, bytes) = raw;
+        let value = parse(&bytes).map_err(|problem| self.invalid(key, problem))?;
+        Ok(Versioned {
+            key: key.to_string(),
+            etag,
+            value,
+        })
+    }
+
+    /// S3's answer as this crate's error: 409 and 412 are a lost race, and so is 404 when it
+    /// answers a conditional update (the key was deleted meanwhile).
+    fn error<E: std::error::Error + 'static>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        err: SdkError<E, HttpResponse>,
+        update: bool,
+    ) -> LedgerError {
+        let (bucket, key) = (self.bucket.to_string(), key.to_string());
+        match http_status(&err) {
+            Some(412) | Some(409) => LedgerError::Conflict { bucket, key },
+            Some(404) if update => LedgerError::Conflict { bucket, key },
+            Some(403) => LedgerError::AccessDenied {
+                operation,
+                bucket,
+                key,
+            },
+            _ => LedgerError::S3 {
+                operation,
+                bucket,
+                key,
+                message: DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+
+    /// The bytes at `key` and their ETag, or `None` when there are none.
+    async fn read(&self, key: &str) -> Result<Option<Raw>, LedgerError> {
+        let sent = self
+            .s3
+            .get_object()
+            .bucket(self.bucket)
+            .key(key)
+            .send()
+            .await;
+        let out = match sent {
+            Ok(out) => out,
+            Err(e) if http_status(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(self.error("GetObject", key, e, false)),
+        };
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let bytes = out.body.collect().await.map_err(|e| LedgerError::S3 {
+            operation: "GetObject",
+            bucket: self.bucket.to_string(),
+            key: key.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Some((etag, bytes.to_vec())))
+    }
+
+    /// Writes `value` at `key` if `mode` holds. A lost race answers the version that stands,
+    /// read back — unless its bytes are this write's (an answer lost on the way): written.
+    async fn write<T: Document>(
+        &self,
+        key: &str,
+        value: &T,
+        mode: &PutMode,
+    ) -> Result<Put, LedgerError> {
+        let body =
+            serde_json::to_vec_pretty(value).map_err(|e| self.invalid(key, e.to_string()))?;
+        let request = self
+            .s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .set_tagging(value.tagging())
+            .body(ByteStream::from(body.clone()));
+        let request = match mode {
+            PutMode::Create => request.if_none_match("*"),
+            PutMode::Update(etag) => request.if_match(etag),
+        };
+        let update = matches!(mode, PutMode::Update(_));
+        match request.send().await {
+            Ok(out) => Ok(Put::Written(out.e_tag().unwrap_or_default().to_string())),
+            Err(e) => match self.error("PutObject", key, e, update) {
+                LedgerError::Conflict { .. } => match self.read(key).await? {
+                    Some((etag, current)) if current == body => Ok(Put::Written(etag)),
+                    now => Ok(Put::Lost(now)),
+                },
+                other => Err(other),
+            },
+        }
+    }
+}
+
+/// 10–40 ms, growing with the round, varied by the clock so racing writers spread out.
+fn backoff(round: u32) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    Duration::from_millis(10 + u64::from(round.min(6)) * 5 + u64::from(nanos % 20))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+    struct Counter {
+        format: u32,
+        revision: u64,
+        n: u64,
+    }
+
+    impl Document for Counter {
+        const NAME: &'static str = "counter";
+        const FORMAT: u32 = 1;
+        fn revision_mut(&mut self) -> &mut u64 {
+            &mut self.revision
+        }
+    }
+
+    #[test]
+    fn the_format_is_checked_before_the_fields() {
+        let newer = parse::<Counter>(br#"{"format": 2, "shape": "other"}"#).unwrap_err();
+        assert_eq!(newer, "format 2 is newer than this function's format 1; deploy the newer function version that wrote it");
+        assert_eq!(
+            parse::<Counter>(br#"{"n": 1}"#).unwrap_err(),
+            "no \"format\" number: not a counter"
+        );
+        assert_eq!(
+            parse::<Counter>(br#"{"format": 1, "revision": 0}"#).unwrap_err(),
+            "not a counter: missing field `n`"
+        );
+        assert_eq!(
+            parse::<Counter>(br#"{"format": 1, "revision": 3, "n": 7}"#).unwrap(),
+            Counter {
+                format: 1,
+                revision: 3,
+                n: 7
+            }
+        );
+    }
+}

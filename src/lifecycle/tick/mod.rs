@@ -1,0 +1,412 @@
+//! The tick: a scheduled event (EventBridge `Scheduled Event`) that follows every open import
+//! of the `LABELS_BUCKET` ledger to its end and starts waiting uploads when their turn comes.
+//!
+//! ```text
+//!  list open markers ──► visit each (GetMLTaskRun, record the change,  ──► per transform:
+//!  (one List; no Glue     resolve abandoned starts)                       reconcile the lane,
+//!   call when none open)  ≤ MAX_CONCURRENCY at a time                     close ended markers,
+//!                                                                         start the turns
+//!                                                                         ≤ MAX_CONCURRENCY
+//! ```
+//!
+//! S3 or Glue failing leaves each entry, lane and marker as it was for the next tick.
+
+mod report;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use futures_util::{stream, StreamExt};
+use tracing::{error, info, warn};
+
+pub use self::report::{Progress, TickReport};
+use crate::aws::documents::Replaced;
+use crate::aws::{glue, tags};
+use crate::lifecycle::entry::ImportState;
+use crate::lifecycle::lane::{self, Lane, OpenImports};
+use crate::lifecycle::ledger::{self, Ledger, Marker, Stored};
+use crate::lifecycle::start::{self, Attempt, Basis};
+use crate::metrics::Metrics;
+use crate::upload::outcome::ImportError;
+use crate::State;
+
+/// What visiting one open import found, for the report.
+enum Finding {
+    Nothing,
+    Started(Progress),
+    Progressed(Progress),
+    Finished(Progress, Option<f64>),
+    Refused(ImportError),
+    Error(String),
+}
+
+/// Where an open import stands after its visit, for its lane.
+enum Standing {
+    /// Not ended: the entry as it is now.
+    Open(Box<Stored>),
+    /// Ended (or a marker without an entry, old enough to drop): its place goes, then its
+    /// marker.
+    Gone,
+    /// Unknown this time (unreadable, or a marker younger than the lease): left as it is.
+    Unknown,
+}
+
+/// One open import after its visit.
+struct Visited {
+    marker: Marker,
+    standing: Standing,
+    finding: Finding,
+}
+
+/// What one transform's lane came to.
+#[derive(Default)]
+struct LaneResult {
+    findings: Vec<Finding>,
+    /// Upload times of the uploads still waiting.
+    waiting: Vec<DateTime<Utc>>,
+}
+
+/// Runs one tick: the open markers (one List), every open import visited, then every
+/// transform's lane; at most `MAX_CONCURRENCY` of each in flight.
+pub async fn run(state: &State, metrics: &mut Metrics) -> TickReport {
+    let mut report = TickReport::default();
+    let Some(bucket) = state.config.labels_bucket.as_deref() else {
+        warn!("tick: LABELS_BUCKET is not set, so there is no ledger to read; set it to the labels bucket");
+        return report;
+    };
+    let ledger = Ledger::new(&state.s3, bucket, &state.config.ledger_prefix);
+    let markers = match ledger.open_markers().await {
+        Ok(markers) => markers,
+        Err(e) => {
+            error!("tick: {e}");
+            report.errors.push(e.to_string());
+            return report;
+        }
+    };
+    report.open = markers.len();
+    let max = state.config.max_concurrency;
+    let visited: Vec<Visited> = stream::iter(markers)
+        .map(|marker| visit(state, &ledger, marker))
+        .buffered(max)
+        .collect()
+        .await;
+    let mut by_transform: BTreeMap<String, Vec<Visited>> = BTreeMap::new();
+    for v in visited {
+        let transform_id = v.marker.transform_id.clone();
+        by_transform.entry(transform_id).or_default().push(v);
+    }
+    let lanes: Vec<LaneResult> = stream::iter(by_transform)
+        .map(|(transform_id, visited)| follow_lane(state, &ledger, transform_id, visited))
+        .buffer_unordered(max)
+        .collect()
+        .await;
+    summarize(&mut report, metrics, lanes);
+    report
+}
+
+fn summarize(report: &mut TickReport, metrics: &mut Metrics, lanes: Vec<LaneResult>) {
+    let now = crate::now();
+    let mut oldest: f64 = 0.0;
+    for lane in lanes {
+        for finding in lane.findings {
+            match finding {
+                Finding::Nothing => {}
+                Finding::Started(p) => report.started.push(p),
+                Finding::Progressed(p) => report.progressed.push(p),
+                Finding::Finished(p, seconds) => {
+                    metrics.import_ended(p.state, seconds);
+                    report.finished.push(p);
+                }
+                Finding::Refused(e) => {
+                    metrics.failure(&e);
+                    report.errors.push(e.to_string());
+                }
+                Finding::Error(e) => report.errors.push(e),
+            }
+        }
+        report.queued += lane.waiting.len();
+        for uploaded_at in lane.waiting {
+            oldest = oldest.max((now - uploaded_at).num_milliseconds() as f64 / 1000.0);
+        }
+    }
+    report.oldest_queued_seconds = oldest;
+    metrics.queue(report.queued as u64, oldest);
+    info!(
+        open = report.open,
+        started = report.started.len(),
+        finished = report.finished.len(),
+        queued = report.queued,
+        oldest_queued_seconds = report.oldest_queued_seconds,
+        errors = report.errors.len(),
+        "tick done"
+    );
+}
+
+/// One transform after its imports' visits: reconcile its lane (ended places go, turns are
+/// given), close the ended imports' markers, start the uploads whose turn has come.
+async fn follow_lane(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: String,
+    visited: Vec<Visited>,
+) -> LaneResult {
+    let mut imports = OpenImports::default();
+    let mut to_close = Vec::new();
+    let mut result = LaneResult::default();
+    for Visited {
+        marker,
+        standing,
+        finding,
+    } in visited
+    {
+        match standing {
+            Standing::Open(stored) => imports.open.push((marker.upload_id.clone(), *stored)),
+            Standing::Gone => {
+                imports.gone.insert(marker.upload_id.clone());
+                to_close.push(marker);
+            }
+            Standing::Unknown => {
+                imports.unknown.insert(marker.upload_id.clone());
+            }
+        }
+        result.findings.push(finding);
+    }
+    let queued: Vec<Stored> = imports
+        .open
+        .iter()
+        .filter(|(_, s)| s.value.state == ImportState::Queued)
+        .map(|(_, s)| s.clone())
+        .collect();
+    if to_close.is_empty() && queued.is_empty() {
+        return result; // nothing for the lane to do
+    }
+    let lane = match lane::reconcile(state, ledger, &transform_id, &imports).await {
+        Ok(lane) => lane,
+        Err(e) => {
+            // The markers stay, so the next tick does this again.
+            error!(transform_id, "tick: lane not updated: {e}");
+            result.findings.push(Finding::Error(e.to_string()));
+            result.waiting = queued.iter().map(|s| s.value.uploaded_at).collect();
+            return result;
+        }
+    };
+    for marker in &to_close {
+        result.findings.push(close(ledger, marker).await);
+    }
+    start_turns(state, ledger, &lane, queued, &mut result).await;
+    result
+}
+
+/// Starts the queued uploads that have their turn, in the lane's order (the markers are
+/// listed in upload-ID order); the rest keep waiting.
+async fn start_turns(
+    state: &State,
+    ledger: &Ledger<'_>,
+    lane: &Lane,
+    queued: Vec<Stored>,
+    result: &mut LaneResult,
+) {
+    let place_of = |stored: &Stored| {
+        let id = ledger::upload_id(&stored.key);
+        lane.imports.iter().position(|p| p.upload_id == id)
+    };
+    let (mut turns, waiting): (Vec<Stored>, Vec<Stored>) = queued.into_iter().partition(|s| {
+        lane.place(ledger::upload_id(&s.key))
+            .is_some_and(|p| p.has_turn())
+    });
+    result
+        .waiting
+        .extend(waiting.iter().map(|s| s.value.uploaded_at));
+    turns.sort_by_key(place_of);
+    for stored in turns {
+        let attempt = start::attempt(state, ledger, Basis::Held(stored.clone()), 1).await;
+        if matches!(attempt, Ok(Attempt::Deferred { .. })) {
+            result.waiting.push(stored.value.uploaded_at);
+        }
+        result
+            .findings
+            .push(attempted(state, &stored, attempt).await);
+    }
+}
+
+async fn visit(state: &State, ledger: &Ledger<'_>, marker: Marker) -> Visited {
+    let (standing, finding) = visit_entry(state, ledger, &marker).await;
+    Visited {
+        marker,
+        standing,
+        finding,
+    }
+}
+
+async fn visit_entry(state: &State, ledger: &Ledger<'_>, marker: &Marker) -> (Standing, Finding) {
+    let key = ledger.entry_key(&marker.transform_id, &marker.upload_id);
+    let stored = match ledger.get(&key).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return orphan(state, marker),
+        Err(e) => {
+            error!(ledger_key = key, "tick: {e}");
+            return (Standing::Unknown, Finding::Error(e.to_string()));
+        }
+    };
+    let entry = &stored.value;
+    if entry.state.is_final() {
+        return (Standing::Gone, Finding::Nothing);
+    }
+    if entry.state == ImportState::Queued {
+        return (Standing::Open(Box::new(stored)), Finding::Nothing); // its lane decides
+    }
+    if entry.start_in_flight() {
+        if !entry.mark_expired(state.config.start_lease, crate::now()) {
+            return (Standing::Open(Box::new(stored)), Finding::Nothing);
+        }
+        let attempt = start::resume(state, ledger, stored.clone(), 1).await;
+        let finding = attempted(state, &stored, attempt).await;
+        // Whatever happened, the lane keeps its place until the entry says it ended.
+        return (Standing::Open(Box::new(stored)), finding);
+    }
+    follow_run(state, ledger, stored).await
+}
+
+/// A marker without an entry: its delivery died between the two writes (or the entry was
+/// deleted). Old enough, it is removed; the upload's next delivery writes both again.
+fn orphan(state: &State, marker: &Marker) -> (Standing, Finding) {
+    let lease = chrono::Duration::from_std(state.config.start_lease).unwrap_or_default();
+    match marker.last_modified {
+        Some(at) if crate::now() - at < lease => (Standing::Unknown, Finding::Nothing),
+        _ => {
+            warn!(
+                marker = marker.key,
+                "open marker without a ledger entry: removed"
+            );
+            (Standing::Gone, Finding::Nothing)
+        }
+    }
+}
+
+async fn close(ledger: &Ledger<'_>, marker: &Marker) -> Finding {
+    match ledger.close(&marker.key).await {
+        Ok(()) => Finding::Nothing,
+        Err(e) => {
+            error!(marker = marker.key, "tick: {e}");
+            Finding::Error(e.to_string())
+        }
+    }
+}
+
+/// The finding of a start attempted by the tick (the status tag follows the entry).
+async fn attempted(
+    state: &State,
+    before: &Stored,
+    attempt: Result<Attempt, ImportError>,
+) -> Finding {
+    let entry = &before.value;
+    let attempt = match attempt {
+        Ok(attempt) => attempt,
+        Err(e) => {
+            error!(ledger_key = before.key, "tick: {e}");
+            return Finding::Error(e.to_string());
+        }
+    };
+    if let Some((status, task_run_id)) = attempt.tag_status() {
+        let version = entry.version_id.as_deref();
+        let (bucket, key) = (&entry.bucket, &entry.key);
+        tags::set_status(state, bucket, key, version, status, task_run_id).await;
+    }
+    let (bucket, key, transform_id) = (&entry.bucket, &entry.key, &entry.transform_id);
+    match attempt {
+        Attempt::Started { task_run_id } => {
+            info!(
+                bucket,
+                key, transform_id, task_run_id, "import started by the tick"
+            );
+            let mut progress = Progress::of(entry);
+            progress.task_run_id = Some(task_run_id);
+            progress.state = ImportState::Starting;
+            Finding::Started(progress)
+        }
+        // Superseded or gone: another writer has the entry. (Queued is a lane's answer; the
+        // tick asks its lane itself before it attempts a start.)
+        Attempt::Superseded | Attempt::Gone | Attempt::Queued { .. } => Finding::Nothing,
+        Attempt::Deferred { error, .. } => {
+            warn!(bucket, key, "import still waiting to start: {error}");
+            Finding::Nothing
+        }
+        // The entry is FAILED: the next tick takes its place from the lane and its marker.
+        Attempt::Refused { error } => {
+            error!(
+                bucket,
+                key, transform_id, "Glue refused the import: {error}"
+            );
+            Finding::Refused(error)
+        }
+    }
+}
+
+/// Asks Glue about a started run and records what changed.
+async fn follow_run(state: &State, ledger: &Ledger<'_>, stored: Stored) -> (Standing, Finding) {
+    let task_run_id = stored.value.task_run_id.clone().unwrap_or_default();
+    let transform_id = stored.value.transform_id.clone();
+    let run = match glue::task_run(state, &transform_id, &task_run_id).await {
+        Ok(run) => run,
+        Err(e) => {
+            error!(ledger_key = stored.key, task_run_id, "tick: {e}");
+            return (
+                Standing::Open(Box::new(stored)),
+                Finding::Error(e.to_string()),
+            );
+        }
+    };
+    let Some(now_state) = ImportState::from_glue(&run.status) else {
+        warn!(
+            task_run_id,
+            "Glue reports status {:?}, unknown to this version: entry left as it is", run.status
+        );
+        return (Standing::Open(Box::new(stored)), Finding::Nothing);
+    };
+    if now_state == stored.value.state {
+        return (Standing::Open(Box::new(stored)), Finding::Nothing);
+    }
+    let key = stored.key.clone();
+    let at = crate::now();
+    let recorded = ledger
+        .replace(stored, |entry| {
+            entry.enter(now_state, at);
+            entry.started_on = run.started_on.or(entry.started_on);
+            entry.completed_on = run.completed_on;
+            entry.error_string = run.error_string.clone();
+        })
+        .await;
+    let stored = match recorded {
+        Ok(Replaced::Written(stored)) => stored,
+        Ok(Replaced::Superseded | Replaced::Gone) => return (Standing::Unknown, Finding::Nothing),
+        Err(e) => {
+            error!(ledger_key = key, "tick: {e}");
+            return (Standing::Unknown, Finding::Error(e.to_string()));
+        }
+    };
+    let entry = &stored.value;
+    let version = entry.version_id.as_deref();
+    let status = now_state.as_str();
+    tags::set_status(
+        state,
+        &entry.bucket,
+        &entry.key,
+        version,
+        status,
+        Some(&task_run_id),
+    )
+    .await;
+    if !now_state.is_final() {
+        let progress = Progress::of(entry);
+        return (
+            Standing::Open(Box::new(stored)),
+            Finding::Progressed(progress),
+        );
+    }
+    report::log_end(entry);
+    let seconds = entry.upload_to_end_seconds();
+    (
+        Standing::Gone,
+        Finding::Finished(Progress::of(entry), seconds),
+    )
+}
