@@ -151,8 +151,15 @@ async fn a_lost_race_is_a_conflict_whether_412_or_409() {
 
 #[tokio::test]
 async fn a_lost_answer_whose_write_took_effect_is_recognised_as_ours() {
-    // The first attempt wrote but its answer was a 500; the SDK's retry then meets 412.
+    // The first attempt wrote but its answer was a 500; the SDK's retry then meets 412. The
+    // write names its writer in the object's metadata, which S3 keeps with the bytes.
+    let writer = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let seen = writer.clone();
     let put = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(move |r: &PutObjectInput| {
+            *seen.lock().unwrap() = r.metadata().and_then(|m| m.get("writer")).cloned();
+            true
+        })
         .sequence()
         .http_status(500, s3_error("InternalError"))
         .http_status(412, s3_error("PreconditionFailed"))
@@ -161,7 +168,19 @@ async fn a_lost_answer_whose_write_took_effect_is_recognised_as_ours() {
     ours.marked_by = Some("this-attempt".into());
     let mut written = ours.clone();
     written.revision = 1;
-    let get = get_returning(&written);
+    let bytes = serde_json::to_vec_pretty(&written).unwrap();
+    let get = mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+        let metadata = writer
+            .lock()
+            .unwrap()
+            .clone()
+            .map(|w| [("writer".to_string(), w)].into());
+        GetObjectOutput::builder()
+            .e_tag("\"current\"")
+            .set_metadata(metadata)
+            .body(ByteStream::from(bytes.clone()))
+            .build()
+    });
     let s3 = client(&[&put, &get]);
     let ledger = Ledger::new(&s3, "bkt", "glue-label-importer/");
     let stored = ledger.put(KEY, ours, PutMode::Create).await.unwrap();

@@ -15,7 +15,10 @@
 //! S3's quirks are handled here and nowhere else: a lost race answers 412, or 409 under
 //! concurrent writes, or 404 for an `If-Match` on a key deleted meanwhile — all three are a
 //! conflict. An answer lost on the way (a 5xx whose write took effect, then the SDK's retry
-//! meets 412) is recognised by reading the document back: the same bytes are this write.
+//! meets 412) is recognised by reading the document back: every write names its writer in the
+//! object's metadata (`x-amz-meta-writer`, one token per write), so a version is this write's
+//! only if it carries this write's token — two writers that make the same change from the same
+//! version write the same bytes, and only one of them wrote.
 //! Nothing else in the crate sends a conditional write.
 
 use std::time::Duration;
@@ -150,8 +153,16 @@ pub struct Listed {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
-/// The bytes of a version, and its ETag.
-type Raw = (String, Vec<u8>);
+/// User metadata naming the write that made a version.
+const WRITER: &str = "writer";
+
+/// One version as read: its ETag, its bytes and the token of the write that made it.
+#[derive(Debug)]
+struct Raw {
+    etag: String,
+    bytes: Vec<u8>,
+    writer: Option<String>,
+}
 
 /// What a conditional write came to, before the caller's reading of it.
 enum Put {
@@ -364,11 +375,10 @@ impl<'a> Documents<'a> {
     }
 
     fn versioned<T: Document>(&self, key: &str, raw: Raw) -> Result<Versioned<T>, LedgerError> {
-        let (etag, bytes) = raw;
-        let value = parse(&bytes).map_err(|problem| self.invalid(key, problem))?;
+        let value = parse(&raw.bytes).map_err(|problem| self.invalid(key, problem))?;
         Ok(Versioned {
             key: key.to_string(),
-            etag,
+            etag: raw.etag,
             value,
         })
     }
@@ -415,17 +425,22 @@ impl<'a> Documents<'a> {
             Err(e) => return Err(self.error("GetObject", key, e, false)),
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
+        let writer = out.metadata().and_then(|m| m.get(WRITER)).cloned();
         let bytes = out.body.collect().await.map_err(|e| LedgerError::S3 {
             operation: "GetObject",
             bucket: self.bucket.to_string(),
             key: key.to_string(),
             message: e.to_string(),
         })?;
-        Ok(Some((etag, bytes.to_vec())))
+        Ok(Some(Raw {
+            etag,
+            bytes: bytes.to_vec(),
+            writer,
+        }))
     }
 
     /// Writes `value` at `key` if `mode` holds. A lost race answers the version that stands,
-    /// read back — unless its bytes are this write's (an answer lost on the way): written.
+    /// read back — unless it carries this write's token (an answer lost on the way): written.
     async fn write<T: Document>(
         &self,
         key: &str,
@@ -434,6 +449,7 @@ impl<'a> Documents<'a> {
     ) -> Result<Put, LedgerError> {
         let body =
             serde_json::to_vec_pretty(value).map_err(|e| self.invalid(key, e.to_string()))?;
+        let token = crate::unique_token();
         let request = self
             .s3
             .put_object()
@@ -441,7 +457,8 @@ impl<'a> Documents<'a> {
             .key(key)
             .content_type("application/json")
             .set_tagging(value.tagging())
-            .body(ByteStream::from(body.clone()));
+            .metadata(WRITER, &token)
+            .body(ByteStream::from(body));
         let request = match mode {
             PutMode::Create => request.if_none_match("*"),
             PutMode::Update(etag) => request.if_match(etag),
@@ -451,7 +468,9 @@ impl<'a> Documents<'a> {
             Ok(out) => Ok(Put::Written(out.e_tag().unwrap_or_default().to_string())),
             Err(e) => match self.error("PutObject", key, e, update) {
                 LedgerError::Conflict { .. } => match self.read(key).await? {
-                    Some((etag, current)) if current == body => Ok(Put::Written(etag)),
+                    Some(now) if now.writer.as_deref() == Some(token.as_str()) => {
+                        Ok(Put::Written(now.etag))
+                    }
                     now => Ok(Put::Lost(now)),
                 },
                 other => Err(other),

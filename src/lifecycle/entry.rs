@@ -4,7 +4,7 @@
 //! ([`ImportState`], Glue's words; `QUEUED` waits for its turn). `STARTING` without a task run
 //! ID is a start in flight: marked, its answer not recorded ([`Entry::start_in_flight`]).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -267,16 +267,7 @@ impl Document for Entry {
 
 /// A token that names one writer's attempt (process, time, sequence).
 pub fn attempt_token() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!(
-        "{}-{nanos:x}-{}",
-        std::process::id(),
-        SEQUENCE.fetch_add(1, Ordering::Relaxed)
-    )
+    crate::unique_token()
 }
 
 #[cfg(test)]
