@@ -171,6 +171,10 @@ enum Put {
     Lost(Option<Raw>),
 }
 
+/// A document's bytes as read ahead of its [`Documents::update_from`] (`None` inside: absent).
+#[derive(Debug)]
+pub struct Snapshot(Option<Raw>);
+
 /// One bucket's documents.
 #[derive(Debug, Clone, Copy)]
 pub struct Documents<'a> {
@@ -264,9 +268,26 @@ impl<'a> Documents<'a> {
         &self,
         key: &str,
         fresh: impl Fn() -> Option<T>,
+        mutator: impl FnMut(&mut T),
+    ) -> Result<Updated<T>, LedgerError> {
+        let snapshot = self.snapshot(key).await?;
+        self.update_from(key, snapshot, fresh, mutator).await
+    }
+
+    /// Reads a document ahead of its update (beside other requests).
+    pub async fn snapshot(&self, key: &str) -> Result<Snapshot, LedgerError> {
+        Ok(Snapshot(self.read(key).await?))
+    }
+
+    /// [`update`](Documents::update), its first round from a snapshot read before.
+    pub async fn update_from<T: Document>(
+        &self,
+        key: &str,
+        snapshot: Snapshot,
+        fresh: impl Fn() -> Option<T>,
         mut mutator: impl FnMut(&mut T),
     ) -> Result<Updated<T>, LedgerError> {
-        let mut current = self.read(key).await?;
+        let mut current = snapshot.0;
         for round in 0..ROUNDS {
             let (mode, read) = match current.take() {
                 Some(raw) => {

@@ -130,12 +130,68 @@ pub struct ImportRun {
     pub started_on: Option<chrono::DateTime<Utc>>,
 }
 
+/// Glue's page of a transform's most recently started IMPORT_LABELS runs, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Recent {
+    pub runs: Vec<ImportRun>,
+    /// Glue's token for the next (older) page; `None`: the runs are the whole history.
+    pub next_token: Option<String>,
+}
+
+impl Recent {
+    /// Whether the runs hold every run started at or after `since`.
+    pub fn covers(&self, since: chrono::DateTime<Utc>) -> bool {
+        self.next_token.is_none()
+            || self
+                .runs
+                .last()
+                .is_some_and(|oldest| oldest.started_on.is_some_and(|t| t < since))
+    }
+
+    /// The first run of `input_s3_path` started at or after `since`, when the page
+    /// [`covers`](Recent::covers) that time.
+    pub fn first_run_of(
+        &self,
+        input_s3_path: &str,
+        since: chrono::DateTime<Utc>,
+    ) -> Option<&ImportRun> {
+        // A run without a start time is taken as recent: the check errs on the side of a
+        // duplicate found.
+        self.runs
+            .iter()
+            .rev()
+            .filter(|run| run.input_s3_path == input_s3_path)
+            .find(|run| run.started_on.is_none_or(|t| t >= since))
+    }
+
+    /// Reads older pages until the runs [`cover`](Recent::covers) `since`.
+    pub async fn reach_back(
+        &mut self,
+        state: &State,
+        transform_id: &str,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<(), ImportError> {
+        while !self.covers(since) {
+            let older = page(state, transform_id, self.next_token.take()).await?;
+            self.runs.extend(older.runs);
+            self.next_token = older.next_token;
+        }
+        Ok(())
+    }
+}
+
 /// The transform's 100 most recently started IMPORT_LABELS runs, newest first: one
 /// GetMLTaskRuns call.
-pub async fn recent_imports(
+pub async fn recent_imports(state: &State, transform_id: &str) -> Result<Recent, ImportError> {
+    page(state, transform_id, None).await
+}
+
+/// One page of the transform's IMPORT_LABELS runs, newest first (100 a page).
+async fn page(
     state: &State,
     transform_id: &str,
-) -> Result<Vec<ImportRun>, ImportError> {
+    next_token: Option<String>,
+) -> Result<Recent, ImportError> {
     let filter = TaskRunFilterCriteria::builder()
         .task_run_type(TaskType::ImportLabels)
         .build();
@@ -156,10 +212,14 @@ pub async fn recent_imports(
         .filter(filter)
         .sort(sort)
         .max_results(100)
+        .set_next_token(next_token)
         .send()
         .await
         .map_err(|e| glue_error("GetMLTaskRuns", transform_id, e))?;
-    Ok(page.task_runs().iter().map(import_run).collect())
+    Ok(Recent {
+        runs: page.task_runs().iter().map(import_run).collect(),
+        next_token: page.next_token().map(str::to_string),
+    })
 }
 
 fn import_run(run: &TaskRun) -> ImportRun {
@@ -293,5 +353,86 @@ pub fn hint(code: &str, message: &str, transform_id: &str) -> String {
         ),
         "ValidationException" | "RequestConstruction" => "the request could not be sent; check the function's AWS configuration (region, endpoint)".to_string(),
         _ => "a retry may succeed (Lambda retries the event; duplicates are detected)".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> chrono::DateTime<Utc> {
+        chrono::DateTime::from_timestamp(seconds, 0).unwrap()
+    }
+
+    fn run(id: &str, path: &str, started: Option<i64>) -> ImportRun {
+        ImportRun {
+            task_run_id: id.into(),
+            input_s3_path: path.into(),
+            status: "SUCCEEDED".into(),
+            active: false,
+            started_on: started.map(at),
+        }
+    }
+
+    #[test]
+    fn the_page_answers_the_duplicate_check_from_the_events_time() {
+        // Newest first: b started after the event at 100, a before it.
+        let page = Recent {
+            runs: vec![
+                run("tsk-other", "s3://b/other.csv", Some(150)),
+                run("tsk-b", "s3://b/x.csv", Some(120)),
+                run("tsk-b0", "s3://b/x.csv", Some(100)),
+                run("tsk-a", "s3://b/x.csv", Some(90)),
+            ],
+            next_token: Some("older".into()),
+        };
+        assert!(page.covers(at(100)));
+        assert!(
+            !page.covers(at(90)),
+            "the oldest run is not older than the time"
+        );
+        let first = page.first_run_of("s3://b/x.csv", at(100)).unwrap();
+        assert_eq!(
+            first.task_run_id, "tsk-b0",
+            "the earliest at or after the time"
+        );
+        assert_eq!(page.first_run_of("s3://b/x.csv", at(121)), None);
+        assert_eq!(page.first_run_of("s3://b/y.csv", at(0)), None);
+        // A whole history covers any time; a run without a start time counts as recent.
+        let whole = Recent {
+            runs: vec![run("tsk-new", "s3://b/x.csv", None)],
+            next_token: None,
+        };
+        assert!(whole.covers(at(0)));
+        assert_eq!(
+            whole
+                .first_run_of("s3://b/x.csv", at(500))
+                .unwrap()
+                .task_run_id,
+            "tsk-new"
+        );
+    }
+
+    #[test]
+    fn glue_refusals_are_sorted_into_lasting_and_passing() {
+        assert!(is_quota_refusal("ConcurrentRunsExceededException", "x"));
+        assert!(is_quota_refusal(
+            "ResourceNumberLimitExceededException",
+            "Too many concurrent task runs"
+        ));
+        assert!(!is_quota_refusal(
+            "ResourceNumberLimitExceededException",
+            "file too large"
+        ));
+        assert!(is_retryable("ThrottlingException", "slow down"));
+        assert!(is_retryable(
+            "ResourceNumberLimitExceededException",
+            "task runs"
+        ));
+        assert!(!is_retryable("EntityNotFoundException", "no transform"));
+        assert!(!is_retryable(
+            "ResourceNumberLimitExceededException",
+            "file too large"
+        ));
     }
 }

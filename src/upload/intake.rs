@@ -52,6 +52,8 @@ pub struct Record {
     pub event_name: String,
     pub event_time: DateTime<Utc>,
     pub etag: Option<String>,
+    /// The object's size as the event reports it.
+    pub size: Option<u64>,
 }
 
 impl Record {
@@ -170,6 +172,7 @@ struct S3Object {
     key: String,
     #[serde(rename = "eTag")]
     etag: Option<String>,
+    size: Option<u64>,
 }
 
 fn s3_record(i: usize, record: &Value) -> Result<Record, String> {
@@ -187,6 +190,7 @@ fn s3_record(i: usize, record: &Value) -> Result<Record, String> {
         event_name: r.event_name,
         event_time: r.event_time,
         etag: r.s3.object.etag.filter(|e| !e.is_empty()),
+        size: r.s3.object.size,
     })
 }
 
@@ -202,6 +206,7 @@ struct S3Detail {
 struct DetailObject {
     key: String,
     etag: Option<String>,
+    size: Option<u64>,
 }
 
 /// An EventBridge event from S3. Its key is URL-encoded like a notification's (see README,
@@ -216,6 +221,7 @@ fn eventbridge(payload: Value) -> Result<Record, String> {
         event_name: event.detail_type,
         event_time,
         etag: event.detail.object.etag.filter(|e| !e.is_empty()),
+        size: event.detail.object.size,
     })
 }
 
@@ -351,6 +357,7 @@ mod tests {
                 event_name: "Object Created".into(),
                 event_time: "2026-11-29T10:00:01Z".parse().unwrap(),
                 etag: Some("b1946ac92492d2347c6235b4d2611184".into()),
+                size: Some(5),
             }]
         );
         assert!(records[0].is_object_created());

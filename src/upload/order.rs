@@ -28,6 +28,11 @@ impl RecordOrder {
         (order, Predecessor(next))
     }
 
+    /// Whether a record of the same lane comes before this one in the event.
+    pub fn has_predecessor(&self) -> bool {
+        self.predecessor.is_some()
+    }
+
     /// Waits until the record before is released (or stopped early).
     pub async fn wait(&mut self) {
         if let Some(predecessor) = self.predecessor.take() {

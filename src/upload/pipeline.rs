@@ -9,7 +9,8 @@
 use tracing::warn;
 
 use crate::aws::documents::Replaced;
-use crate::aws::glue;
+use crate::aws::documents::{LedgerError, Snapshot};
+use crate::aws::glue::{self, Recent};
 use crate::aws::s3::{self, Head, HeadError};
 use crate::aws::tags;
 use crate::lifecycle::entry::{attempt_token, Entry, ImportState, Upload};
@@ -21,7 +22,7 @@ use crate::upload::order::RecordOrder;
 use crate::upload::outcome::{
     Failed, ImportError, Imported, NotImported, Outcome, Queued, SkipReason, Skipped,
 };
-use crate::upload::{metadata, route};
+use crate::upload::{metadata, preflight, route};
 use crate::State;
 
 /// What an operator may override when importing by hand (the Lambda uses the defaults).
@@ -112,6 +113,16 @@ struct Admitted {
     warnings: Vec<String>,
 }
 
+/// What the first round trip brings, its requests sent side by side: HeadObject, Glue's page of
+/// the transform's recent imports (the duplicate check's and the lane's), the preflight's read
+/// of the file and the transform's lane (unless a record before this one joins it first).
+struct FirstLook {
+    head: Result<Head, NotImported>,
+    recent: Result<Recent, ImportError>,
+    preflight: Option<Result<preflight::Report, ImportError>>,
+    lane: Option<Result<Snapshot, LedgerError>>,
+}
+
 /// `admit → start in lane → report`, for a routed record: imported, or queued for its turn.
 async fn import(
     state: &State,
@@ -121,8 +132,11 @@ async fn import(
     options: &ImportOptions,
     order: RecordOrder,
 ) -> Result<Outcome, NotImported> {
-    let admitted = admit(state, record, key, transform_id, options).await?;
     let ledger = Ledger::new(&state.s3, &record.bucket, &state.config.ledger_prefix);
+    let mut look = first_look(state, &ledger, record, key, transform_id, &order).await;
+    let lane = look.lane.take();
+    let (admitted, recent) = admit(state, record, key, transform_id, options, look).await?;
+    let lane = lane.transpose().map_err(ImportError::from)?;
     let salt = options.skip_duplicate_check.then(attempt_token);
     let upload_id = admitted.upload.id(salt.as_deref());
     let entry_key = ledger.entry_key(transform_id, &upload_id);
@@ -134,26 +148,65 @@ async fn import(
         ImportState::Queued,
         crate::now(),
     );
-    let attempt = start_in_lane(state, &ledger, &upload_id, &entry_key, entry, order).await?;
+    let seen = (recent, lane);
+    let attempt = start_in_lane(state, &ledger, &upload_id, &entry_key, entry, order, seen).await?;
     write_tags(state, &admitted.upload, &attempt).await;
-    report(
-        admitted,
-        transform_id,
-        format!("s3://{}/{entry_key}", record.bucket),
-        attempt,
-    )
+    let ledger_entry = format!("s3://{}/{entry_key}", record.bucket);
+    report(admitted, transform_id, ledger_entry, attempt)
 }
 
-/// HeadObject → replace flag → duplicate check (the receipt tag, Glue's history) → preflight.
+async fn first_look(
+    state: &State,
+    ledger: &Ledger<'_>,
+    record: &Record,
+    key: &str,
+    transform_id: &str,
+    order: &RecordOrder,
+) -> FirstLook {
+    let config = &state.config;
+    let max = config.max_label_file_bytes;
+    // An event that says the file is empty or too large leaves HeadObject to say so.
+    let readable = record.size.is_none_or(|size| size > 0 && size <= max);
+    let preflight = async {
+        let (bucket, etag) = (&record.bucket, record.etag.as_deref());
+        match config.preflight && readable {
+            true => Some(s3::validate_object(&state.s3, bucket, key, etag, max).await),
+            false => None,
+        }
+    };
+    let lane = async {
+        let lane_key = ledger.lane_key(transform_id);
+        match order.has_predecessor() {
+            true => None,
+            false => Some(ledger.documents().snapshot(&lane_key).await),
+        }
+    };
+    let (head, recent, preflight, lane) = tokio::join!(
+        head_object(state, record, key),
+        glue::recent_imports(state, transform_id),
+        preflight,
+        lane,
+    );
+    FirstLook {
+        head,
+        recent,
+        preflight,
+        lane,
+    }
+}
+
+/// HeadObject → replace flag → duplicate check (the receipt tag, Glue's history) → preflight,
+/// from the first look; the record's facts and Glue's page of recent imports.
 async fn admit(
     state: &State,
     record: &Record,
     key: &str,
     transform_id: &str,
     options: &ImportOptions,
-) -> Result<Admitted, NotImported> {
+    look: FirstLook,
+) -> Result<(Admitted, Recent), NotImported> {
     let config = &state.config;
-    let head = head_object(state, record, key).await?;
+    let head = look.head?;
     let replace_all_labels = match options.replace_all_labels {
         Some(replace) => replace,
         None => metadata::replace_all_labels(
@@ -164,29 +217,52 @@ async fn admit(
     };
     let input_s3_path = format!("s3://{}/{key}", record.bucket);
     let upload = upload(record, key, &head);
+    let mut recent = look.recent?;
     if !options.skip_duplicate_check {
-        // An object without tags carries no receipt: its tags are not read.
+        // S3 counts an object's tags only when it has some: without, there is no receipt.
         let receipt = match head.tag_count {
-            Some(0) => None,
-            _ => tags::receipt(state, &upload.bucket, key, upload.version_id.as_deref()).await,
+            Some(n) if n > 0 => {
+                tags::receipt(state, &upload.bucket, key, upload.version_id.as_deref()).await
+            }
+            _ => None,
         };
-        if let Some(duplicate) =
-            already_imported(state, receipt, transform_id, &input_s3_path, record).await?
+        if let Some(duplicate) = already_imported(
+            state,
+            receipt,
+            &mut recent,
+            transform_id,
+            &input_s3_path,
+            record,
+        )
+        .await?
         {
             return Err(duplicate.into());
         }
     }
-    let warnings = if config.preflight {
-        preflight(state, record, key, transform_id).await?
-    } else {
-        Vec::new()
+    let report = match look.preflight {
+        Some(report) => Some(report?),
+        // Not read beside HeadObject (the event's size said not to), yet HeadObject let it by.
+        None if config.preflight => {
+            let (bucket, etag, max) = (
+                &record.bucket,
+                record.etag.as_deref(),
+                config.max_label_file_bytes,
+            );
+            Some(s3::validate_object(&state.s3, bucket, key, etag, max).await?)
+        }
+        None => None,
     };
-    Ok(Admitted {
+    let warnings = match report {
+        Some(report) => preflight(report, record, key, transform_id)?,
+        None => Vec::new(),
+    };
+    let admitted = Admitted {
         upload,
         input_s3_path,
         replace_all_labels,
         warnings,
-    })
+    };
+    Ok((admitted, recent))
 }
 
 /// The receipt and status tags follow the entry as this delivery left it. The object's tags
@@ -292,13 +368,17 @@ async fn start_in_lane(
     entry_key: &str,
     entry: Entry,
     mut order: RecordOrder,
+    seen: (Recent, Option<Snapshot>),
 ) -> Result<Attempt, NotImported> {
-    ledger
-        .open(&entry.transform_id, upload_id)
-        .await
-        .map_err(ImportError::from)?;
-    order.wait().await;
-    let turn = lane::join(state, ledger, upload_id, &entry).await?;
+    // The marker and the lane are written side by side: a place whose marker failed is the
+    // delivery's retry's, or dropped by the tick after START_LEASE_SECONDS.
+    let join = async {
+        order.wait().await;
+        lane::join(state, ledger, upload_id, &entry, seen).await
+    };
+    let (opened, turn) = tokio::join!(ledger.open(&entry.transform_id, upload_id), join);
+    opened.map_err(ImportError::from)?;
+    let turn = turn?;
     let key = entry_key.to_string();
     let mut attempt = match turn {
         Turn::Go => {
@@ -362,7 +442,8 @@ async fn meet_existing(
         return Ok(start::resume(state, ledger, stored, start::ATTEMPTS).await?);
     }
     if entry.state == ImportState::Queued {
-        return match lane::join(state, ledger, upload_id, entry).await? {
+        let recent = glue::recent_imports(state, &entry.transform_id).await?;
+        return match lane::join(state, ledger, upload_id, entry, (recent, None)).await? {
             Turn::Go => {
                 let basis = Basis::Held(stored);
                 Ok(start::attempt(state, ledger, basis, start::ATTEMPTS).await?)
@@ -410,10 +491,12 @@ async fn head_object(state: &State, record: &Record, key: &str) -> Result<Head, 
     Ok(head)
 }
 
-/// Whether this upload was imported already: the receipt tag, else Glue's own history.
+/// Whether this upload was imported already: the receipt tag, else Glue's own history — the
+/// page of recent imports, and older pages until they reach back to the event.
 async fn already_imported(
     state: &State,
     receipt: Option<String>,
+    recent: &mut Recent,
     transform_id: &str,
     input_s3_path: &str,
     record: &Record,
@@ -421,29 +504,23 @@ async fn already_imported(
     if let Some(task_run_id) = receipt {
         return Ok(Some(SkipReason::ReceiptTag { task_run_id }));
     }
-    let run = glue::import_run_since(state, transform_id, input_s3_path, record.event_time).await?;
+    let since = record.event_time;
+    recent.reach_back(state, transform_id, since).await?;
+    let run = recent.first_run_of(input_s3_path, since).cloned();
     Ok(run.map(|run| SkipReason::GlueHistory {
         task_run_id: run.task_run_id,
         status: run.status,
     }))
 }
 
-/// Streams the file through the preflight; its warnings, or the first problem as the error.
-async fn preflight(
-    state: &State,
+/// The preflight's word on the file: its warnings, or the first problem as the error.
+fn preflight(
+    report: preflight::Report,
     record: &Record,
     key: &str,
     transform_id: &str,
 ) -> Result<Vec<String>, ImportError> {
     let bucket = record.bucket.as_str();
-    let report = s3::validate_object(
-        &state.s3,
-        bucket,
-        key,
-        record.etag.as_deref(),
-        state.config.max_label_file_bytes,
-    )
-    .await?;
     if let Some(summary) = report.summary() {
         return Err(ImportError::InvalidLabelFile(summary));
     }

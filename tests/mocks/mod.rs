@@ -101,8 +101,9 @@ pub fn lane_key() -> String {
 }
 
 /// Clients answered by `s3` and `glue` (matched in order); GetObject answers 404 for a lane
-/// (there is none yet) and [`LABELED`] otherwise unless a rule of `s3` answers first, and
-/// PutObject (the ledger) succeeds unless a rule of `s3` answers first.
+/// (there is none yet) and [`LABELED`] otherwise unless a rule of `s3` answers first,
+/// PutObject (the ledger) succeeds unless a rule of `s3` answers first, and Glue's history is
+/// empty unless a rule of `glue` answers first.
 pub fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
     let retry = || retry_config().with_initial_backoff(Duration::from_millis(1));
     let lane = no_lane();
@@ -113,17 +114,22 @@ pub fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
         .copied()
         .chain([&lane, &labeled, &writes])
         .collect();
+    // Glue's history is empty unless a rule of `glue` answers first.
+    let empty_history = history(vec![]);
+    let glue: Vec<&Rule> = glue.iter().copied().chain([&empty_history]).collect();
     State {
         config,
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &s3, |c| c
             .retry_config(retry())
             .timeout_config(timeout_config())),
-        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
+        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, &glue, |c| c
             .retry_config(retry())
             .timeout_config(timeout_config())),
     }
 }
 
+/// HeadObject of a tagged object (S3 counts tags only when there are some; the tags
+/// themselves are a [`tags`] rule).
 pub fn head(meta: &[(&str, &str)], len: i64) -> Rule {
     let meta: Vec<(String, String)> = meta
         .iter()
@@ -132,7 +138,7 @@ pub fn head(meta: &[(&str, &str)], len: i64) -> Rule {
     mock!(aws_sdk_s3::Client::head_object).then_output(move || {
         meta.iter()
             .fold(
-                HeadObjectOutput::builder().content_length(len),
+                HeadObjectOutput::builder().content_length(len).tag_count(1),
                 |b, (k, v)| b.metadata(k, v),
             )
             .build()

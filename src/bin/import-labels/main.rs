@@ -324,12 +324,7 @@ async fn import(global: &Global, args: ImportArgs) -> Result<(), CliError> {
     state.glue = glue_client(global, &sdk);
     // The object as it is now stands in for the S3 event: its ETag pins it, and Glue runs
     // started after its last modification are imports of this very upload.
-    let head = state
-        .s3
-        .head_object()
-        .bucket(&bucket)
-        .key(&key)
-        .send()
+    let head = glue_label_importer::aws::s3::head(&state.s3, &bucket, &key, None)
         .await
         .ok();
     let record = Record {
@@ -338,20 +333,10 @@ async fn import(global: &Global, args: ImportArgs) -> Result<(), CliError> {
         event_name: "ObjectCreated:Put".into(),
         event_time: head
             .as_ref()
-            .and_then(|h| h.last_modified())
-            .and_then(|t| t.to_millis().ok())
-            .or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .ok()
-                    .map(|d| d.as_millis() as i64)
-            })
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .unwrap_or_default(),
-        etag: head
-            .as_ref()
-            .and_then(|h| h.e_tag())
-            .map(|e| e.trim_matches('"').to_string()),
+            .and_then(|h| h.last_modified)
+            .unwrap_or_else(glue_label_importer::now),
+        etag: head.as_ref().and_then(|h| h.etag.clone()),
+        size: head.as_ref().map(|h| h.size),
     };
     let options = ImportOptions {
         replace_all_labels: flag(args.replace_all_labels, args.no_replace_all_labels),

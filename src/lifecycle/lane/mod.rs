@@ -20,8 +20,8 @@ use tracing::info;
 
 #[cfg(doc)]
 use crate::aws::documents::Documents;
-use crate::aws::documents::Updated;
-use crate::aws::glue::{self, ImportRun};
+use crate::aws::documents::{Snapshot, Updated};
+use crate::aws::glue::{self, Recent};
 use crate::lifecycle::entry::{Entry, ImportState};
 pub use crate::lifecycle::lane::rules::{Foreign, Lane, Place, Turn, FORMAT};
 use crate::lifecycle::ledger::{Ledger, LedgerError, Stored};
@@ -38,22 +38,28 @@ pub async fn load(ledger: &Ledger<'_>, transform_id: &str) -> Result<Lane, Ledge
 /// Changes a lane with compare-and-set: lets `change` edit it and gives the turns the rules
 /// allow, after Glue's word on the transform's recent imports. `recent` is that word when the
 /// caller has it; else Glue is asked only when an upload waits (or an unknown import held the
-/// lane), and the lane is changed once Glue has answered. The lane as it stands after.
+/// lane), and the lane is changed once Glue has answered. `snapshot` is the lane as read
+/// beside other requests, if it was. The lane as it stands after.
 async fn change(
     state: &State,
     ledger: &Ledger<'_>,
     transform_id: &str,
-    mut recent: Option<Vec<ImportRun>>,
+    (mut recent, mut snapshot): (Option<Recent>, Option<Snapshot>),
     mut change: impl FnMut(&mut Lane),
 ) -> Result<Lane, ImportError> {
     let key = ledger.lane_key(transform_id);
     let max = state.config.max_imports_per_transform;
     loop {
         let mut needs_glue = false;
+        let snapshot = match snapshot.take() {
+            Some(snapshot) => snapshot,
+            None => ledger.documents().snapshot(&key).await?,
+        };
         let updated = ledger
             .documents()
-            .update(
+            .update_from(
                 &key,
+                snapshot,
                 || Some(Lane::new(transform_id)),
                 |lane| {
                     let before = lane.clone();
@@ -61,7 +67,7 @@ async fn change(
                     if !lane.has_waiting() && lane.held_by.is_none() {
                         return;
                     }
-                    let Some(runs) = recent.as_deref() else {
+                    let Some(runs) = recent.as_ref().map(|r| r.runs.as_slice()) else {
                         *lane = before; // changed once Glue has answered
                         needs_glue = true;
                         return;
@@ -84,18 +90,18 @@ async fn change(
 }
 
 /// Joins the upload's lane (a later delivery finds its place) and says whether it may start
-/// now, or what it waits for.
+/// now, or what it waits for. `recent` is Glue's word on the transform's imports (a joining
+/// upload waits, so it is needed), `snapshot` the lane if it was read already.
 pub async fn join(
     state: &State,
     ledger: &Ledger<'_>,
     upload_id: &str,
     entry: &Entry,
+    (recent, snapshot): (Recent, Option<Snapshot>),
 ) -> Result<Turn, ImportError> {
-    // A joining upload waits (unless a delivery before this one got it its turn): Glue's
-    // word is needed, and asked before the lane is read.
-    let recent = glue::recent_imports(state, &entry.transform_id).await?;
     let place = Place::of(upload_id, entry, crate::now());
-    let lane = change(state, ledger, &entry.transform_id, Some(recent), |lane| {
+    let seen = (Some(recent), snapshot);
+    let lane = change(state, ledger, &entry.transform_id, seen, |lane| {
         if lane.place(upload_id).is_none() {
             lane.imports.push(place.clone());
         }
@@ -158,7 +164,7 @@ pub async fn reconcile(
         true => Some(glue::recent_imports(state, transform_id).await?),
         false => None,
     };
-    change(state, ledger, transform_id, recent, |lane| {
+    change(state, ledger, transform_id, (recent, None), |lane| {
         let open: HashSet<&str> = imports.open.iter().map(|(id, _)| id.as_str()).collect();
         lane.imports.retain(|p| {
             let id = p.upload_id.as_str();
