@@ -26,7 +26,7 @@ help:
 	@echo "make release   optimized Lambda binary ($(BINARY))"
 	@echo "make bench     benchmarks (release): cold start, warm latency, RSS, sizes, intake rate, preflight"
 	@echo "make fuzz      cargo fuzz of the event intake and key routing for FUZZ_SECONDS (nightly)"
-	@echo "make lint      rustfmt check + clippy with warnings as errors"
+	@echo "make lint      rustfmt check, clippy with warnings as errors, cargo doc with broken links denied"
 
 demo: venv
 	$(VENV)/bin/python scripts/local_stack.py demo
@@ -113,6 +113,7 @@ fuzz:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D rustdoc::broken_intra_doc_links -D rustdoc::private_intra_doc_links" $(CARGO) doc --locked --no-deps --lib
 
 fmt:
 	$(CARGO) fmt --all

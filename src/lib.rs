@@ -1,14 +1,29 @@
 //! glue-label-importer: an S3 upload under the labels prefix starts exactly one AWS Glue
-//! FindMatches label import.
+//! FindMatches label import, in upload order, followed to its end.
 //!
-//! The flow, per upload: [`intake`](upload::intake) (event → records, key decoding) →
-//! [`route`](upload::route) (key → transform ID) → HeadObject → [`metadata`](upload::metadata)
-//! (replace flag) → duplicate check → [`preflight`](upload::preflight) →
-//! [`ledger`](lifecycle::ledger) entry → [`lane`](lifecycle::lane) (its turn, in upload order) →
-//! [`start`](lifecycle::start) (exactly once) → [`tags`](aws::tags), all in
-//! [`pipeline`](upload::pipeline). Per bucket, on a schedule: [`tick`](lifecycle::tick) follows
-//! every open import of the ledger to its end and gives waiting uploads their turn, lane by
-//! lane. [`handler`] dispatches each invocation and builds the response.
+//! # Code map
+//!
+//! Two flows, kept apart, and the adapters they share:
+//!
+//! - **One upload inside one invocation** ([`upload`]): [`intake`](upload::intake) (event →
+//!   records, key decoding) and their [`order`](upload::order) → [`route`](upload::route) (key →
+//!   transform ID) → [`pipeline`](upload::pipeline): *admit* (HeadObject, the replace flag from
+//!   [`metadata`](upload::metadata), the duplicate check, the [`preflight`](upload::preflight)),
+//!   *start in lane*, *report* ([`outcome`](upload::outcome), tags).
+//! - **An import's life across invocations** ([`lifecycle`]): its [`entry`](lifecycle::entry)
+//!   (the model and its transitions, pure) in the [`ledger`](lifecycle::ledger), its
+//!   transform's [`lane`](lifecycle::lane) (turn [`rules`](lifecycle::lane::rules), pure), its
+//!   [`start`](lifecycle::start) (mark → send once → classify) and the scheduled
+//!   [`tick`](lifecycle::tick) (visit → reconcile the lane → start turns).
+//! - **The AWS adapters** ([`aws`]), the only modules that name SDK types: the compare-and-set
+//!   seam for documents kept with conditional writes ([`documents`](aws::documents)), the label
+//!   object ([`s3`](aws::s3)), Glue's ML task runs and error policy ([`glue`](aws::glue)), the
+//!   object's tags ([`tags`](aws::tags)).
+//!
+//! At the top: [`handler`] dispatches each invocation (records, or the tick) and builds the
+//! response; [`config`], [`logging`], [`metrics`]; [`State`] holds the configuration and the SDK
+//! clients, built once; [`now`] is the one clock and [`CLOCK_SKEW`] the one allowance for
+//! Glue's clock.
 
 pub mod aws;
 pub mod config;

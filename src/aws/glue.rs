@@ -5,6 +5,7 @@
 use aws_config::retry::RetryConfig;
 use aws_sdk_glue::config::http::HttpResponse;
 use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_glue::operation::get_ml_task_runs::builders::GetMLTaskRunsFluentBuilder;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::types::{
     SortDirectionType, TaskRun, TaskRunFilterCriteria, TaskRunSortColumnType, TaskRunSortCriteria,
@@ -186,12 +187,13 @@ pub async fn recent_imports(state: &State, transform_id: &str) -> Result<Recent,
     page(state, transform_id, None).await
 }
 
-/// One page of the transform's IMPORT_LABELS runs, newest first (100 a page).
-async fn page(
-    state: &State,
+/// The query for a transform's IMPORT_LABELS runs, newest first, `max_results` a page (the
+/// CLI's `status` lists them with it too).
+pub fn import_runs_query(
+    glue: &aws_sdk_glue::Client,
     transform_id: &str,
-    next_token: Option<String>,
-) -> Result<Recent, ImportError> {
+    max_results: i32,
+) -> Result<GetMLTaskRunsFluentBuilder, ImportError> {
     let filter = TaskRunFilterCriteria::builder()
         .task_run_type(TaskType::ImportLabels)
         .build();
@@ -205,13 +207,21 @@ async fn page(
             message: e.to_string(),
             transform_id: transform_id.to_string(),
         })?;
-    let page = state
-        .glue
+    Ok(glue
         .get_ml_task_runs()
         .transform_id(transform_id)
         .filter(filter)
         .sort(sort)
-        .max_results(100)
+        .max_results(max_results))
+}
+
+/// One page of the transform's IMPORT_LABELS runs, newest first (100 a page).
+async fn page(
+    state: &State,
+    transform_id: &str,
+    next_token: Option<String>,
+) -> Result<Recent, ImportError> {
+    let page = import_runs_query(&state.glue, transform_id, 100)?
         .set_next_token(next_token)
         .send()
         .await

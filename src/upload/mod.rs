@@ -2,6 +2,7 @@
 //! key ([`route`]), the replace flag ([`metadata`]), the file's check ([`preflight`]), what came
 //! of it ([`outcome`]) and the per-upload path that runs them ([`pipeline`]).
 
+mod admit;
 pub mod intake;
 pub mod metadata;
 pub mod order;

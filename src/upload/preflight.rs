@@ -53,7 +53,7 @@ impl Report {
         }
     }
 
-    /// "line N: <problem> (and M more problems)", or None for a valid file.
+    /// `"line N: <problem> (and M more problems)"`, or None for a valid file.
     pub fn summary(&self) -> Option<String> {
         let first = self.first_problem.as_ref()?;
         let more = match self.problems - 1 {
@@ -115,7 +115,21 @@ impl<R: Read> Read for Utf8Check<R> {
     }
 }
 
-/// Checks a labeling file read from `input`, reading at most `max_bytes`.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// What the rows told, for the checks after the last one.
+#[derive(Default)]
+struct Rows {
+    header_seen: bool,
+    width: usize,
+    unlabeled: u64,
+    first_unlabeled: Option<u64>,
+    /// Rows per labeling set.
+    sets: HashMap<Vec<u8>, u64>,
+}
+
+/// Checks a labeling file read from `input`, reading at most `max_bytes`: the byte-order
+/// mark, then every row, then what only the whole file tells.
 pub fn validate(input: impl Read, max_bytes: u64) -> Report {
     let mut check = Utf8Check {
         inner: input,
@@ -127,32 +141,47 @@ pub fn validate(input: impl Read, max_bytes: u64) -> Report {
         exceeded: false,
     };
     let mut report = Report::default();
-    let mut bom = [0u8; 3];
-    let mut head = 0;
-    while head < 3 {
-        match check.read(&mut bom[head..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => head += n,
-        }
-    }
-    if head == 3 && bom == [0xEF, 0xBB, 0xBF] {
+    let head = read_head(&mut check);
+    let already: &[u8] = if head == BOM {
         report.problem(1, "the file starts with a byte-order mark (saved by Excel with a BOM); save it as UTF-8 without BOM (e.g. \"CSV UTF-8\" then remove the BOM, or export from another editor)".into());
-    }
-    let already: &[u8] = if head == 3 && bom == [0xEF, 0xBB, 0xBF] {
         &[]
     } else {
-        &bom[..head]
+        &head
     };
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(already.chain(&mut check));
+    let rows = read_rows(&mut csv, &mut report);
+    drop(csv);
+    if check.exceeded {
+        // Nothing past the quota was read, so nothing else is known for sure.
+        let mut over = Report::default();
+        over.problem(1, format!("the file is larger than the label-file quota of {max_bytes} bytes; split it into smaller files"));
+        return over;
+    }
+    whole_file(&check, &rows, &mut report);
+    warn_of_sets(&rows, &mut report);
+    report
+}
+
+/// The first (up to) three bytes, where a byte-order mark would be.
+fn read_head(check: &mut impl Read) -> Vec<u8> {
+    let mut head = [0u8; 3];
+    let mut n = 0;
+    while n < 3 {
+        match check.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => n += read,
+        }
+    }
+    head[..n].to_vec()
+}
+
+/// Every row: the header first, then each row's width and labels.
+fn read_rows(csv: &mut csv::Reader<impl Read>, report: &mut Report) -> Rows {
+    let mut rows = Rows::default();
     let mut record = csv::ByteRecord::new();
-    let mut width = 0;
-    let mut unlabeled = 0u64;
-    let mut first_unlabeled = None;
-    let mut sets: HashMap<Vec<u8>, u64> = HashMap::new();
-    let mut header_seen = false;
     loop {
         match csv.read_byte_record(&mut record) {
             Ok(false) => break,
@@ -164,68 +193,81 @@ pub fn validate(input: impl Read, max_bytes: u64) -> Report {
             }
         }
         let line = record.position().map_or(0, |p| p.line());
-        if !header_seen {
-            header_seen = true;
-            width = record.len();
-            if record.get(0) != Some(b"labeling_set_id") || record.get(1) != Some(b"label") {
-                let start: Vec<String> = record
-                    .iter()
-                    .take(2)
-                    .map(|f| String::from_utf8_lossy(f).into_owned())
-                    .collect();
-                report.problem(
-                    line,
-                    format!(
-                        "the header must start with labeling_set_id,label but starts with {:?}",
-                        start.join(",")
-                    ),
-                );
-            }
+        if !rows.header_seen {
+            rows.header_seen = true;
+            rows.width = record.len();
+            check_header(&record, line, report);
             continue;
         }
         report.rows += 1;
-        if record.len() != width {
-            report.problem(
-                line,
-                format!("{} columns, but the header has {width}", record.len()),
+        if record.len() != rows.width {
+            let message = format!(
+                "{} columns, but the header has {}",
+                record.len(),
+                rows.width
             );
+            report.problem(line, message);
             continue;
         }
         let set = record.get(0).unwrap_or_default();
         if set.is_empty() || record.get(1).is_none_or(<[u8]>::is_empty) {
-            unlabeled += 1;
-            first_unlabeled.get_or_insert(line);
+            rows.unlabeled += 1;
+            rows.first_unlabeled.get_or_insert(line);
             continue;
         }
-        *sets.entry(set.to_vec()).or_default() += 1;
+        *rows.sets.entry(set.to_vec()).or_default() += 1;
     }
-    drop(csv);
-    if check.exceeded {
-        // Nothing past the quota was read, so nothing else is known for sure.
-        let mut over = Report::default();
-        over.problem(1, format!("the file is larger than the label-file quota of {max_bytes} bytes; split it into smaller files"));
-        return over;
+    rows
+}
+
+fn check_header(record: &csv::ByteRecord, line: u64, report: &mut Report) {
+    if record.get(0) == Some(b"labeling_set_id") && record.get(1) == Some(b"label") {
+        return;
     }
+    let start: Vec<String> = record
+        .iter()
+        .take(2)
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect();
+    report.problem(
+        line,
+        format!(
+            "the header must start with labeling_set_id,label but starts with {:?}",
+            start.join(",")
+        ),
+    );
+}
+
+/// What only the whole file tells: its encoding, whether it is empty or headless, and its
+/// unlabeled rows (told once).
+fn whole_file<R>(check: &Utf8Check<R>, rows: &Rows, report: &mut Report) {
     if let Some((offset, line)) = check.invalid {
         let hint = "; the file is probably saved as Windows-1252 (cp1252): save it as UTF-8";
         report.problem(line, format!("invalid UTF-8 at byte offset {offset}{hint}"));
     }
     if check.offset == 0 {
         report.problem(1, "the file is empty (0 bytes)".into());
-    } else if !header_seen && !check.exceeded {
+    } else if !rows.header_seen {
         report.problem(
             1,
             "the file has no header row; it must start with labeling_set_id,label".into(),
         );
     }
-    if let Some(line) = first_unlabeled {
+    if let Some(line) = rows.first_unlabeled {
         // One problem per unlabeled row, told once.
-        let message = format!("{unlabeled} of {} rows have an empty labeling_set_id or label; label every row before uploading the file", report.rows);
+        let message = format!("{} of {} rows have an empty labeling_set_id or label; label every row before uploading the file", rows.unlabeled, report.rows);
         report.problem(line, message);
-        report.problems += unlabeled - 1;
+        report.problems += rows.unlabeled - 1;
     }
-    let mut large: Vec<(&Vec<u8>, &u64)> =
-        sets.iter().filter(|(_, n)| **n > LARGE_SET_ROWS).collect();
+}
+
+/// Warnings about the labeling sets' sizes.
+fn warn_of_sets(rows: &Rows, report: &mut Report) {
+    let mut large: Vec<(&Vec<u8>, &u64)> = rows
+        .sets
+        .iter()
+        .filter(|(_, n)| **n > LARGE_SET_ROWS)
+        .collect();
     large.sort();
     for (set, n) in large {
         report.warnings.push(format!(
@@ -233,12 +275,11 @@ pub fn validate(input: impl Read, max_bytes: u64) -> Report {
             String::from_utf8_lossy(set)
         ));
     }
-    if sets.len() == 1 && sets.values().all(|n| *n == 1) && report.rows == 1 {
+    if rows.sets.len() == 1 && rows.sets.values().all(|n| *n == 1) && report.rows == 1 {
         report.warnings.push(
             "the file holds a single labeling set of one row: Glue learns nothing from it".into(),
         );
     }
-    report
 }
 
 #[cfg(test)]

@@ -26,11 +26,6 @@ pub struct Run {
     pub error: Option<String>,
 }
 
-/// Final statuses (SUCCEEDED is the only good one).
-pub fn is_terminal(status: &str) -> bool {
-    matches!(status, "SUCCEEDED" | "FAILED" | "TIMEOUT" | "STOPPED")
-}
-
 /// RFC 3339 to the second: what an operator reads.
 fn time(t: Option<&DateTime>) -> Option<String> {
     t.and_then(|t| {
@@ -309,11 +304,12 @@ mod tests {
 
     #[test]
     fn only_final_statuses_end_a_wait() {
+        let is_final = |s: &str| ImportState::from_glue(s).is_some_and(ImportState::is_final);
         for status in ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED"] {
-            assert!(is_terminal(status));
+            assert!(is_final(status));
         }
         for status in ["STARTING", "RUNNING", "STOPPING", ""] {
-            assert!(!is_terminal(status));
+            assert!(!is_final(status));
         }
     }
 }
