@@ -158,6 +158,30 @@ async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
     ms(started.elapsed())
 }
 
+/// The boto3 peer (benches/peer/handler.py) as a Lambda custom runtime against `runtime`.
+fn spawn_peer(runtime: &RuntimeApi, s3_url: &str, glue_url: &str) -> std::process::Child {
+    let python = std::env::var("VENV_PYTHON").unwrap_or_else(|_| ".venv/bin/python".into());
+    std::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peer/handler.py"))
+        .env_clear()
+        .envs([
+            ("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string().as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_ENDPOINT_URL_S3", s3_url),
+            ("AWS_ENDPOINT_URL_GLUE", glue_url),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the boto3 peer (VENV_PYTHON with boto3)")
+}
+
 /// Records per second of the criterion intake benchmarks (`benches/intake.rs`), from their
 /// latest estimates, when `make bench` ran them first.
 fn intake_rates(target: &std::path::Path) -> Vec<(&'static str, f64)> {
@@ -234,6 +258,34 @@ async fn main() {
         floors.push(floor(&stack, &other, &transform_id(n)).await);
     }
 
+    // The peer: a plain boto3 handler making the six requests of the design before the ledger
+    // one after another (benches/peer/handler.py), warm, on the same stack.
+    let peer_runtime = RuntimeApi::start().await;
+    let mut peer = spawn_peer(&peer_runtime, &moto, &glue);
+    let mut peers = Vec::new();
+    for i in 0..=WARM_RUNS {
+        n += 1;
+        let file = fresh_file(&stack, n).await;
+        let started = Instant::now();
+        let reply = peer_runtime.invoke(&s3_event(&[&file])).await;
+        if i > 0 {
+            peers.push(ms(started.elapsed())); // the first is the peer's warm-up
+        }
+        imported(&reply, 1);
+    }
+    let mut peer_batch = Vec::new();
+    for _ in 0..BATCH_RECORDS {
+        n += 1;
+        peer_batch.push(fresh_file(&stack, n).await);
+    }
+    let refs: Vec<&Uploaded> = peer_batch.iter().collect();
+    let started = Instant::now();
+    let reply = peer_runtime.invoke(&s3_event(&refs)).await;
+    let peer_batch_ms = ms(started.elapsed());
+    imported(&reply, BATCH_RECORDS);
+    let _ = peer.kill();
+    let _ = peer.wait();
+
     // One event of 100 records, each for its own transform, so each starts (one transform's
     // would start one and queue 99 behind it in its lane).
     let mut files = Vec::new();
@@ -293,6 +345,7 @@ async fn main() {
     let (resp_med, resp_p90) = median_p90(&mut first_response);
     let (warm_med, warm_p90) = median_p90(&mut warm);
     let (floor_med, floor_p90) = median_p90(&mut floors);
+    let (peer_med, peer_p90) = median_p90(&mut peers);
     let rss_mib = rss_kib as f64 / 1024.0;
 
     println!();
@@ -329,9 +382,22 @@ async fn main() {
         "  floor: the same 11 requests, 7 round trips, made directly", floor_med, floor_p90
     );
     println!(
+        "{:<44} {:>7.2} ms {:>7.2} ms {:>12}",
+        "  peer: boto3, 6 requests one after another",
+        peer_med,
+        peer_p90,
+        format!("{:.2}x", peer_med / warm_med)
+    );
+    println!(
         "{:<44} {:>7.1} ms",
         format!("{BATCH_RECORDS}-record event, wall time"),
         batch_ms
+    );
+    println!(
+        "{:<44} {:>7.1} ms {:>23}",
+        "  peer: the same 100 records",
+        peer_batch_ms,
+        format!("{:.2}x", peer_batch_ms / batch_ms)
     );
     println!(
         "{:<44} {:>7.1} ms",
@@ -381,7 +447,9 @@ async fn main() {
         "cold_start_first_poll_ms": {"median": poll_med, "p90": poll_p90, "runs": COLD_STARTS, "goal_median": GOAL_FIRST_POLL_MS},
         "cold_start_first_response_ms": {"median": resp_med, "p90": resp_p90, "runs": COLD_STARTS},
         "warm_one_record_ms": {"median": warm_med, "p90": warm_p90, "runs": WARM_RUNS},
-        "local_stack_floor_one_record_ms": {"median": floor_med, "p90": floor_p90, "runs": WARM_RUNS},
+        "local_stack_floor_one_record_ms": {"median": floor_med, "p90": floor_p90, "runs": WARM_RUNS, "requests": 11, "round_trips": 7},
+        "peer_boto3_one_record_ms": {"median": peer_med, "p90": peer_p90, "runs": WARM_RUNS, "requests": 6, "round_trips": 6},
+        "peer_boto3_batch_ms": peer_batch_ms,
         "batch_event": {"records": BATCH_RECORDS, "transforms": BATCH_RECORDS, "wall_ms": batch_ms},
         "tick_settling": {"imports": settled_imports, "wall_ms": settle_ms},
         "burst": {"files": BURST_FILES, "max_imports_per_transform": 1, "tick_every_s": TICK_EVERY.as_secs_f64(),
