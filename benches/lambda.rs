@@ -27,6 +27,9 @@ const COLD_STARTS: usize = 20;
 const WARM_RUNS: usize = 50;
 const BATCH_RECORDS: usize = 100;
 const BURST_FILES: usize = 5;
+/// Modelled network latency per request, and its runs.
+const LATENCY: Duration = Duration::from_millis(20);
+const LATENCY_RUNS: usize = 20;
 /// The bench's tick interval (deployed: TickSchedule, 1 minute); glue-local's imports take
 /// 600 ms, so each tick finds the import ahead ended.
 const TICK_EVERY: Duration = Duration::from_secs(1);
@@ -69,9 +72,12 @@ async fn fresh_file(stack: &Stack, n: usize) -> Uploaded {
 
 /// The eleven requests the function makes for one record, made directly with the same
 /// concurrency (seven round trips): the stack's own time.
-async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
+async fn floor(
+    (s3, glue): (&aws_sdk_s3::Client, &aws_sdk_glue::Client),
+    file: &Uploaded,
+    transform: &str,
+) -> f64 {
     let started = Instant::now();
-    let (s3, glue) = (&stack.s3, &stack.glue);
     let ledger = format!("glue-label-importer/entries/{transform}/floor.json");
     let lane_key = format!("glue-label-importer/lanes/{transform}-floor.json");
     let marker_key = format!("glue-label-importer/open/{transform}/floor");
@@ -158,11 +164,53 @@ async fn floor(stack: &Stack, file: &Uploaded, transform: &str) -> f64 {
     ms(started.elapsed())
 }
 
+/// A loopback HTTP proxy to `upstream` that holds every request for `delay` before passing it
+/// on: one request's worth of network latency, as between Lambda and S3 or Glue.
+async fn latency_proxy(upstream: String, delay: Duration) -> String {
+    use http_body_util::{BodyExt, Full};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the proxy");
+    let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    tokio::spawn(glue_local::serve(
+        listener,
+        move |parts: hyper::http::request::Parts, body: hyper::body::Bytes| {
+            let upstream = upstream.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                let stream = tokio::net::TcpStream::connect(&upstream)
+                    .await
+                    .expect("connect upstream");
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+                    .await
+                    .expect("handshake");
+                tokio::spawn(connection);
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let mut request = hyper::Request::builder().method(parts.method).uri(path);
+                for (name, value) in &parts.headers {
+                    request = request.header(name, value);
+                }
+                let request = request.body(Full::new(body)).expect("request");
+                let answer = sender.send_request(request).await.expect("upstream answer");
+                let (head, body) = answer.into_parts();
+                let body = body.collect().await.expect("upstream body").to_bytes();
+                hyper::Response::from_parts(head, Full::new(body))
+            }
+        },
+    ));
+    url
+}
+
 /// The boto3 peer (benches/peer/handler.py) as a Lambda custom runtime against `runtime`.
 fn spawn_peer(runtime: &RuntimeApi, s3_url: &str, glue_url: &str) -> std::process::Child {
     let python = std::env::var("VENV_PYTHON").unwrap_or_else(|_| ".venv/bin/python".into());
     std::process::Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peer/handler.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/peer/handler.py"
+        ))
         .env_clear()
         .envs([
             ("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string().as_str()),
@@ -255,7 +303,7 @@ async fn main() {
         imported(&reply, 1);
         n += 1;
         let other = fresh_file(&stack, n).await;
-        floors.push(floor(&stack, &other, &transform_id(n)).await);
+        floors.push(floor((&stack.s3, &stack.glue), &other, &transform_id(n)).await);
     }
 
     // The peer: a plain boto3 handler making the six requests of the design before the ledger
@@ -285,6 +333,51 @@ async fn main() {
     imported(&reply, BATCH_RECORDS);
     let _ = peer.kill();
     let _ = peer.wait();
+
+    // Modelled network latency: every request of the function, the peer and the floor held
+    // LATENCY before it reaches moto or glue-local, as between Lambda and S3/Glue.
+    let (s3_slow, glue_slow) = (
+        latency_proxy(moto.clone(), LATENCY).await,
+        latency_proxy(glue.clone(), LATENCY).await,
+    );
+    let slow_s3 = glue_local::s3_client(&s3_slow, "us-east-1").await;
+    let slow_glue = aws_sdk_glue::Client::from_conf(
+        aws_sdk_glue::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_glue::config::Credentials::new(
+                "testing", "testing", None, None, "bench",
+            ))
+            .endpoint_url(&glue_slow)
+            .build(),
+    );
+    let slow_runtime = RuntimeApi::start().await;
+    let mut slow_function = spawn_function(&slow_runtime, &s3_slow, &glue_slow, &[], Stdio::null);
+    let peer_runtime = RuntimeApi::start().await;
+    let mut slow_peer = spawn_peer(&peer_runtime, &s3_slow, &glue_slow);
+    let (mut slow, mut slow_peers, mut slow_floors) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..=LATENCY_RUNS {
+        for (runtime, samples) in [(&slow_runtime, &mut slow), (&peer_runtime, &mut slow_peers)] {
+            n += 1;
+            let file = fresh_file(&stack, n).await;
+            let started = Instant::now();
+            let reply = runtime.invoke(&s3_event(&[&file])).await;
+            if i > 0 {
+                samples.push(ms(started.elapsed()));
+            }
+            imported(&reply, 1);
+        }
+        n += 1;
+        let other = fresh_file(&stack, n).await;
+        let at = floor((&slow_s3, &slow_glue), &other, &transform_id(n)).await;
+        if i > 0 {
+            slow_floors.push(at);
+        }
+    }
+    for child in [&mut slow_function, &mut slow_peer] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
     // One event of 100 records, each for its own transform, so each starts (one transform's
     // would start one and queue 99 behind it in its lane).
@@ -346,6 +439,10 @@ async fn main() {
     let (warm_med, warm_p90) = median_p90(&mut warm);
     let (floor_med, floor_p90) = median_p90(&mut floors);
     let (peer_med, peer_p90) = median_p90(&mut peers);
+    let (slow_med, slow_p90) = median_p90(&mut slow);
+    let (slow_peer_med, slow_peer_p90) = median_p90(&mut slow_peers);
+    let (slow_floor_med, slow_floor_p90) = median_p90(&mut slow_floors);
+    let latency_ms = ms(LATENCY);
     let rss_mib = rss_kib as f64 / 1024.0;
 
     println!();
@@ -387,6 +484,23 @@ async fn main() {
         peer_med,
         peer_p90,
         format!("{:.2}x", peer_med / warm_med)
+    );
+    println!(
+        "{:<44} {:>7.2} ms {:>7.2} ms",
+        format!("warm 1-record, {latency_ms} ms a request ({LATENCY_RUNS} runs)"),
+        slow_med,
+        slow_p90
+    );
+    println!(
+        "{:<44} {:>7.2} ms {:>7.2} ms",
+        "  floor: the same, 7 round trips", slow_floor_med, slow_floor_p90
+    );
+    println!(
+        "{:<44} {:>7.2} ms {:>7.2} ms {:>12}",
+        "  peer: boto3, 6 round trips",
+        slow_peer_med,
+        slow_peer_p90,
+        format!("{:.2}x", slow_peer_med / slow_med)
     );
     println!(
         "{:<44} {:>7.1} ms",
@@ -450,6 +564,10 @@ async fn main() {
         "local_stack_floor_one_record_ms": {"median": floor_med, "p90": floor_p90, "runs": WARM_RUNS, "requests": 11, "round_trips": 7},
         "peer_boto3_one_record_ms": {"median": peer_med, "p90": peer_p90, "runs": WARM_RUNS, "requests": 6, "round_trips": 6},
         "peer_boto3_batch_ms": peer_batch_ms,
+        "modelled_latency": {"per_request_ms": latency_ms, "runs": LATENCY_RUNS,
+            "function_ms": {"median": slow_med, "p90": slow_p90},
+            "floor_ms": {"median": slow_floor_med, "p90": slow_floor_p90},
+            "peer_ms": {"median": slow_peer_med, "p90": slow_peer_p90}},
         "batch_event": {"records": BATCH_RECORDS, "transforms": BATCH_RECORDS, "wall_ms": batch_ms},
         "tick_settling": {"imports": settled_imports, "wall_ms": settle_ms},
         "burst": {"files": BURST_FILES, "max_imports_per_transform": 1, "tick_every_s": TICK_EVERY.as_secs_f64(),

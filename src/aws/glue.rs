@@ -333,8 +333,8 @@ pub fn is_quota_refusal(code: &str, message: &str) -> bool {
             && (message.contains("task run") || message.contains("taskrun")))
 }
 
-/// Glue error codes for which a retry cannot help (glue-api.md §4, §8).
-/// Glue's error codes that a retry does not change.
+/// Glue's error codes that a retry does not change (the errors of StartImportLabelsTaskRun,
+/// GetMLTaskRuns and GetMLTaskRun in the AWS Glue API reference).
 fn is_permanent(code: &str) -> bool {
     matches!(
         code,

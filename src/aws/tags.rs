@@ -9,13 +9,17 @@ use tracing::warn;
 use crate::upload::outcome::{RECEIPT_TAG, STATUS_TAG};
 use crate::State;
 
+/// An object's tags as read, to be kept by the next write.
+#[derive(Debug, Clone)]
+pub struct Existing(Vec<Tag>);
+
 /// The object's tags, or `None` (with a warning) when they cannot be read.
 pub async fn read(
     state: &State,
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
-) -> Option<Vec<Tag>> {
+) -> Option<Existing> {
     match state
         .s3
         .get_object_tagging()
@@ -25,7 +29,7 @@ pub async fn read(
         .send()
         .await
     {
-        Ok(out) => Some(out.tag_set),
+        Ok(out) => Some(Existing(out.tag_set)),
         Err(e) => {
             warn!(
                 bucket,
@@ -48,6 +52,7 @@ pub async fn receipt(
 ) -> Option<String> {
     read(state, bucket, key, version_id)
         .await?
+        .0
         .into_iter()
         .find(|t| t.key() == RECEIPT_TAG)
         .map(|t| t.value().to_string())
@@ -60,11 +65,11 @@ pub async fn write(
     bucket: &str,
     key: &str,
     version_id: Option<&str>,
-    existing: Option<Vec<Tag>>,
+    existing: Option<Existing>,
     status: &str,
     task_run_id: Option<&str>,
 ) -> Result<(), String> {
-    let existing =
+    let Existing(existing) =
         existing.ok_or("the existing tags could not be read, and writing would drop them")?;
     let mut tags: Vec<Tag> = existing
         .into_iter()
@@ -101,16 +106,20 @@ pub async fn write(
     Ok(())
 }
 
-/// Reads the tags and sets the status, logging (not failing) when it cannot.
-pub async fn set_status(
+/// Sets the status (and the receipt, once a run is known) on the object, keeping its other
+/// tags: those read before (`Some`, read beside an earlier request), else read now. Logs —
+/// never fails — when it cannot: the ledger is the truth.
+pub async fn follow(
     state: &State,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
+    (bucket, key, version_id): (&str, &str, Option<&str>),
+    read_before: Option<Option<Existing>>,
     status: &str,
     task_run_id: Option<&str>,
 ) {
-    let existing = read(state, bucket, key, version_id).await;
+    let existing = match read_before {
+        Some(existing) => existing,
+        None => read(state, bucket, key, version_id).await,
+    };
     if let Err(problem) = write(
         state,
         bucket,
@@ -124,7 +133,19 @@ pub async fn set_status(
     {
         warn!(
             bucket,
-            key, status, task_run_id, "status tag not written: {problem}"
+            key, task_run_id, status, "receipt and status tags not written: {problem}"
         );
     }
+}
+
+/// Reads the tags and sets the status, logging (not failing) when it cannot.
+pub async fn set_status(
+    state: &State,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    status: &str,
+    task_run_id: Option<&str>,
+) {
+    follow(state, (bucket, key, version_id), None, status, task_run_id).await;
 }

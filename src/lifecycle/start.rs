@@ -7,6 +7,7 @@
 //!
 //! ```text
 //!  Basis ──mark──► Marked ──send once──► classify ─┬─ started ──► record the run  ► Started
+//!                         (‖ read tags)            │             (‖ write tags)
 //!  (new entry,     (STARTING,                      ├─ refused ──► record FAILED   ► Refused
 //!   or one held)    this token)                    ├─ quota ────► back to QUEUED  ► Deferred
 //!    ▲                                             ├─ throttled ┐
@@ -14,6 +15,8 @@
 //!                                                                 mark: adopt its run)
 //! ```
 //!
+//! The label object's tags are read beside the first start and written beside the recorded
+//! run (the status tag follows the entry: `STARTING` and the receipt, `FAILED`, `QUEUED`).
 //! A writer that loses the mark gets [`Attempt::Superseded`] (or [`Attempt::Gone`]): another
 //! writer has the upload. A process that dies between mark and record leaves a mark that the
 //! next delivery or tick resolves from Glue's history once `START_LEASE_SECONDS` passed
@@ -26,6 +29,7 @@ use tracing::{info, warn};
 
 use crate::aws::documents::Replaced;
 use crate::aws::glue::{self, StartFailure};
+use crate::aws::tags::{self, Existing};
 use crate::lifecycle::entry::{attempt_token, Entry};
 use crate::lifecycle::ledger::{Ledger, Stored};
 use crate::upload::outcome::ImportError;
@@ -96,19 +100,6 @@ impl Deferral {
     }
 }
 
-impl Attempt {
-    /// What the label object's status tag shows after this: the entry's state word and, once
-    /// it started, its task run; `None` when another writer has the entry (its tags are theirs).
-    pub fn tag_status(&self) -> Option<(&'static str, Option<&str>)> {
-        match self {
-            Attempt::Started { task_run_id } => Some(("STARTING", Some(task_run_id.as_str()))),
-            Attempt::Deferred { .. } | Attempt::Queued { .. } => Some(("QUEUED", None)),
-            Attempt::Refused { .. } => Some(("FAILED", None)),
-            Attempt::Superseded | Attempt::Gone => None,
-        }
-    }
-}
-
 /// What classifying one sent start calls for.
 enum Next {
     Done(Attempt),
@@ -128,13 +119,14 @@ pub async fn attempt(
     attempts: u32,
 ) -> Result<Attempt, ImportError> {
     let mut n = 1;
+    let mut read_tags: ReadTags = None;
     loop {
         let marked = match mark(ledger, basis).await? {
             Ok(marked) => marked,
             Err(lost) => return Ok(lost),
         };
-        let sent = send_once(state, &marked.stored.value).await;
-        match classify(state, ledger, marked, sent).await? {
+        let sent = send_once(state, &marked.stored.value, &mut read_tags).await;
+        match classify(state, ledger, marked, sent, &mut read_tags).await? {
             Next::Done(attempt) => return Ok(attempt),
             Next::Retry {
                 stored,
@@ -143,7 +135,7 @@ pub async fn attempt(
             } => {
                 if n >= attempts || deferral == Deferral::Quota {
                     // The quota frees when a run ends, minutes away: the tick tries again.
-                    return defer(ledger, *stored, error, deferral).await;
+                    return defer(state, ledger, *stored, (error, deferral), read_tags).await;
                 }
                 tokio::time::sleep(FIRST_BACKOFF * 2u32.pow(n - 1)).await;
                 basis = Basis::Held(*stored);
@@ -171,9 +163,30 @@ async fn mark(ledger: &Ledger<'_>, basis: Basis) -> Result<Result<Marked, Attemp
     })
 }
 
-async fn send_once(state: &State, entry: &Entry) -> Result<String, StartFailure> {
+/// The label object's tags, read beside the first start for the status tag that follows it
+/// (`None`: not read yet).
+type ReadTags = Option<Option<Existing>>;
+
+/// The label object of an entry: bucket, key, version.
+fn object(entry: &Entry) -> (&str, &str, Option<&str>) {
+    (&entry.bucket, &entry.key, entry.version_id.as_deref())
+}
+
+/// Sends the start once; the first time, the object's tags are read beside it.
+async fn send_once(
+    state: &State,
+    entry: &Entry,
+    read_tags: &mut ReadTags,
+) -> Result<String, StartFailure> {
     let (transform_id, path) = (&entry.transform_id, &entry.input_s3_path);
-    glue::start_once(state, transform_id, path, entry.replace_all_labels).await
+    let start = glue::start_once(state, transform_id, path, entry.replace_all_labels);
+    if read_tags.is_some() {
+        return start.await;
+    }
+    let (bucket, key, version) = object(entry);
+    let (sent, tags) = tokio::join!(start, tags::read(state, bucket, key, version));
+    *read_tags = Some(tags);
+    sent
 }
 
 /// What Glue's answer to a marked start calls for; after an unclear answer Glue's history
@@ -183,29 +196,33 @@ async fn classify(
     ledger: &Ledger<'_>,
     marked: Marked,
     sent: Result<String, StartFailure>,
+    read_tags: &mut ReadTags,
 ) -> Result<Next, ImportError> {
     let failure = match sent {
         Ok(task_run_id) => {
-            return Ok(Next::Done(
-                record_run(ledger, marked.stored, task_run_id, false).await,
-            ))
+            let recorded = record_run(state, ledger, marked.stored, task_run_id, read_tags.take());
+            return Ok(Next::Done(recorded.await));
         }
         Err(failure) => failure,
     };
     let (error, deferral) = match failure {
         StartFailure::Refused(error) => {
-            return Ok(Next::Done(
-                record_refusal(ledger, marked.stored, error).await?,
-            ))
+            let refused = record_refusal(state, ledger, marked.stored, error, read_tags.take());
+            return Ok(Next::Done(refused.await?));
         }
         StartFailure::Busy(error) => (error, Deferral::Quota),
         StartFailure::NotNow(error) => (error, Deferral::Throttled),
         StartFailure::Unclear(error) => {
             match find_run(state, &marked.stored.value, marked.at).await {
                 Ok(Some(task_run_id)) => {
-                    return Ok(Next::Done(
-                        record_run(ledger, marked.stored, task_run_id, true).await,
-                    ))
+                    let key = &marked.stored.value.key;
+                    info!(
+                        key,
+                        task_run_id, "adopted the task run found in Glue's history"
+                    );
+                    let recorded =
+                        record_run(state, ledger, marked.stored, task_run_id, read_tags.take());
+                    return Ok(Next::Done(recorded.await));
                 }
                 Ok(None) => (error, Deferral::Unanswered),
                 Err(history_error) => {
@@ -235,7 +252,13 @@ pub async fn resume(
 ) -> Result<Attempt, ImportError> {
     let since = stored.value.marked_at.unwrap_or(stored.value.uploaded_at);
     match find_run(state, &stored.value, since).await? {
-        Some(task_run_id) => Ok(record_run(ledger, stored, task_run_id, true).await),
+        Some(task_run_id) => {
+            info!(
+                key = stored.value.key,
+                task_run_id, "adopted the task run found in Glue's history"
+            );
+            Ok(record_run(state, ledger, stored, task_run_id, None).await)
+        }
         None => attempt(state, ledger, Basis::Held(stored), attempts).await,
     }
 }
@@ -251,22 +274,27 @@ async fn find_run(
     Ok(run.map(|r| r.task_run_id))
 }
 
-/// Records the task run in the marked entry. The run exists whatever the write does: an entry
-/// left marked is resolved from Glue's history later, so a lost write is only logged.
+/// Records the task run in the marked entry, and beside it the receipt and status tags. The
+/// run exists whatever the write does: an entry left marked is resolved from Glue's history
+/// later, so a lost write is only logged.
 async fn record_run(
+    state: &State,
     ledger: &Ledger<'_>,
     marked: Stored,
     task_run_id: String,
-    adopted: bool,
+    read_tags: ReadTags,
 ) -> Attempt {
     let key = marked.key.clone();
-    if adopted {
-        info!(
-            key = marked.value.key,
-            task_run_id, "adopted the task run found in Glue's history"
-        );
-    }
-    let recorded = ledger.replace(marked, |e| e.record_run(&task_run_id)).await;
+    let entry = marked.value.clone();
+    let record = ledger.replace(marked, |e| e.record_run(&task_run_id));
+    let tag = tags::follow(
+        state,
+        object(&entry),
+        read_tags,
+        "STARTING",
+        Some(&task_run_id),
+    );
+    let (recorded, ()) = tokio::join!(record, tag);
     if !matches!(recorded, Ok(Replaced::Written(_))) {
         let problem = match recorded {
             Err(e) => e.to_string(),
@@ -283,44 +311,48 @@ async fn record_run(
 
 /// Records Glue's refusal: the entry ends FAILED with Glue's message.
 async fn record_refusal(
+    state: &State,
     ledger: &Ledger<'_>,
     marked: Stored,
     error: ImportError,
+    read_tags: ReadTags,
 ) -> Result<Attempt, ImportError> {
     let key = marked.key.clone();
+    let entry = marked.value.clone();
     let error_string = match &error {
         ImportError::Glue { code, message, .. } => format!("{code}: {message}"),
         other => other.to_string(),
     };
     let last_error = error.to_string();
     let at = crate::now();
-    match ledger
+    let recorded = ledger
         .replace(marked, |e| e.refuse(at, error_string, last_error))
-        .await
-    {
-        Ok(Replaced::Written(_)) => Ok(Attempt::Refused { error }),
-        Ok(Replaced::Superseded) => Ok(Attempt::Superseded),
-        Ok(Replaced::Gone) => Ok(Attempt::Gone),
-        Err(e) => {
-            warn!(ledger_key = key, "refusal not recorded in the ledger: {e}");
-            Ok(Attempt::Refused { error })
-        }
+        .await;
+    match recorded {
+        Ok(Replaced::Superseded) => return Ok(Attempt::Superseded),
+        Ok(Replaced::Gone) => return Ok(Attempt::Gone),
+        Ok(Replaced::Written(_)) => {}
+        Err(e) => warn!(ledger_key = key, "refusal not recorded in the ledger: {e}"),
     }
+    tags::follow(state, object(&entry), read_tags, "FAILED", None).await;
+    Ok(Attempt::Refused { error })
 }
 
 /// Records that the start waits (QUEUED, with the reason) after a deferral.
 async fn defer(
+    state: &State,
     ledger: &Ledger<'_>,
     stored: Stored,
-    error: ImportError,
-    deferral: Deferral,
+    (error, deferral): (ImportError, Deferral),
+    read_tags: ReadTags,
 ) -> Result<Attempt, ImportError> {
     let (at, reason) = (crate::now(), error.to_string());
-    Ok(
-        match ledger.replace(stored, |e| e.defer(at, reason)).await? {
-            Replaced::Written(_) => Attempt::Deferred { error, deferral },
-            Replaced::Superseded => Attempt::Superseded,
-            Replaced::Gone => Attempt::Gone,
-        },
-    )
+    let entry = stored.value.clone();
+    match ledger.replace(stored, |e| e.defer(at, reason)).await? {
+        Replaced::Written(_) => {}
+        Replaced::Superseded => return Ok(Attempt::Superseded),
+        Replaced::Gone => return Ok(Attempt::Gone),
+    }
+    tags::follow(state, object(&entry), read_tags, "QUEUED", None).await;
+    Ok(Attempt::Deferred { error, deferral })
 }

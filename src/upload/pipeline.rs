@@ -6,8 +6,6 @@
 //! exactly once ([`crate::lifecycle::start`]); else QUEUED. Report: the receipt and status tags,
 //! and the record's [`Outcome`].
 
-use tracing::warn;
-
 use crate::aws::documents::{Replaced, Snapshot};
 use crate::aws::glue::{self, Recent};
 use crate::aws::tags;
@@ -131,26 +129,22 @@ async fn import(
     );
     let seen = (recent, lane);
     let attempt = start_in_lane(state, &ledger, &upload_id, &entry_key, entry, order, seen).await?;
-    write_tags(state, &admitted.upload, &attempt).await;
+    tag_queued(state, &admitted.upload, &attempt).await;
     let ledger_entry = format!("s3://{}/{entry_key}", record.bucket);
     report(admitted, transform_id, ledger_entry, attempt)
 }
 
-/// The receipt and status tags follow the entry as this delivery left it. The object's tags
-/// are read right before they are written: `PutObjectTagging` replaces the whole set.
-async fn write_tags(state: &State, upload: &Upload, attempt: &Attempt) {
-    let Some((status, task_run_id)) = attempt.tag_status() else {
-        return;
-    };
-    let (bucket, key, version) = (&upload.bucket, &upload.key, upload.version_id.as_deref());
-    let existing = tags::read(state, bucket, key, version).await;
-    if let Err(problem) =
-        tags::write(state, bucket, key, version, existing, status, task_run_id).await
-    {
-        warn!(
-            bucket,
-            key, task_run_id, status, "receipt and status tags not written: {problem}"
+/// A queued upload's status tag shows QUEUED (a start attempt tags the object itself). The
+/// object's tags are read right before they are written: `PutObjectTagging` replaces the
+/// whole set.
+async fn tag_queued(state: &State, upload: &Upload, attempt: &Attempt) {
+    if let Attempt::Queued { .. } = attempt {
+        let object = (
+            upload.bucket.as_str(),
+            upload.key.as_str(),
+            upload.version_id.as_deref(),
         );
+        tags::follow(state, object, None, "QUEUED", None).await;
     }
 }
 

@@ -14,12 +14,8 @@ use crate::lifecycle::start::Attempt;
 use crate::upload::outcome::ImportError;
 use crate::State;
 
-/// The finding of a start attempted by the tick (the status tag follows the entry).
-pub(super) async fn attempted(
-    state: &State,
-    before: &Stored,
-    attempt: Result<Attempt, ImportError>,
-) -> Finding {
+/// The finding of a start attempted by the tick (the start tagged the object itself).
+pub(super) fn attempted(before: &Stored, attempt: Result<Attempt, ImportError>) -> Finding {
     let entry = &before.value;
     let attempt = match attempt {
         Ok(attempt) => attempt,
@@ -28,11 +24,6 @@ pub(super) async fn attempted(
             return Finding::Error(e.to_string());
         }
     };
-    if let Some((status, task_run_id)) = attempt.tag_status() {
-        let version = entry.version_id.as_deref();
-        let (bucket, key) = (&entry.bucket, &entry.key);
-        tags::set_status(state, bucket, key, version, status, task_run_id).await;
-    }
     let (bucket, key, transform_id) = (&entry.bucket, &entry.key, &entry.transform_id);
     match attempt {
         Attempt::Started { task_run_id } => {
