@@ -11,7 +11,7 @@ use crate::upload::metadata::parse_bool;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Limit for one HTTP attempt of an AWS call.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Limit for one AWS call, retries included. A fresh upload makes 11 requests in 7 round trips
+/// Limit for one AWS call, retries included. A fresh upload makes 11 requests in 5 round trips
 /// (see the README, "AWS calls"), plus one per extra page of Glue history, so the function
 /// timeout should be at least 120 s.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
