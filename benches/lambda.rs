@@ -11,17 +11,16 @@
 //! here, with the same concurrency.
 
 mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aws_sdk_glue::types::{TaskRunFilterCriteria, TaskType};
 use common::peak_rss_kib;
+use local_stack::proxy::Proxy;
+use local_stack::runtime_api::{Reply, RuntimeApi};
+use local_stack::{glue_client, s3_event, spawn_function, Stack, Uploaded, BUCKET, SAMPLE};
 use serde_json::json;
-use support::runtime_api::{Reply, RuntimeApi};
-use support::{s3_event, spawn_function, Stack, Uploaded, BUCKET, SAMPLE};
 
 const COLD_STARTS: usize = 20;
 const WARM_RUNS: usize = 50;
@@ -161,45 +160,6 @@ async fn floor(
     ms(started.elapsed())
 }
 
-/// A loopback HTTP proxy to `upstream` that holds every request for `delay` before passing it
-/// on: one request's worth of network latency, as between Lambda and S3 or Glue.
-async fn latency_proxy(upstream: String, delay: Duration) -> String {
-    use http_body_util::{BodyExt, Full};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the proxy");
-    let url = format!("http://{}", listener.local_addr().expect("proxy address"));
-    let upstream = upstream.trim_start_matches("http://").to_string();
-    tokio::spawn(glue_local::serve(
-        listener,
-        move |parts: hyper::http::request::Parts, body: hyper::body::Bytes| {
-            let upstream = upstream.clone();
-            async move {
-                tokio::time::sleep(delay).await;
-                let stream = tokio::net::TcpStream::connect(&upstream)
-                    .await
-                    .expect("connect upstream");
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-                    .await
-                    .expect("handshake");
-                tokio::spawn(connection);
-                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                let mut request = hyper::Request::builder().method(parts.method).uri(path);
-                for (name, value) in &parts.headers {
-                    request = request.header(name, value);
-                }
-                let request = request.body(Full::new(body)).expect("request");
-                let answer = sender.send_request(request).await.expect("upstream answer");
-                let (head, body) = answer.into_parts();
-                let body = body.collect().await.expect("upstream body").to_bytes();
-                hyper::Response::from_parts(head, Full::new(body))
-            }
-        },
-    ));
-    url
-}
-
 /// The boto3 peer (benches/peer/handler.py) as a Lambda custom runtime against `runtime`.
 fn spawn_peer(runtime: &RuntimeApi, s3_url: &str, glue_url: &str) -> std::process::Child {
     let python = std::env::var("VENV_PYTHON").unwrap_or_else(|_| ".venv/bin/python".into());
@@ -333,21 +293,13 @@ async fn main() {
 
     // Modelled network latency: every request of the function, the peer and the floor held
     // LATENCY before it reaches moto or glue-local, as between Lambda and S3/Glue.
-    let (s3_slow, glue_slow) = (
-        latency_proxy(moto.clone(), LATENCY).await,
-        latency_proxy(glue.clone(), LATENCY).await,
+    let (s3_proxy, glue_proxy) = (
+        Proxy::start(&moto, LATENCY).await,
+        Proxy::start(&glue, LATENCY).await,
     );
+    let (s3_slow, glue_slow) = (s3_proxy.url.clone(), glue_proxy.url.clone());
     let slow_s3 = glue_local::s3_client(&s3_slow, "us-east-1").await;
-    let slow_glue = aws_sdk_glue::Client::from_conf(
-        aws_sdk_glue::Config::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_glue::config::Credentials::new(
-                "testing", "testing", None, None, "bench",
-            ))
-            .endpoint_url(&glue_slow)
-            .build(),
-    );
+    let slow_glue = glue_client(&glue_slow);
     let slow_runtime = RuntimeApi::start().await;
     let mut slow_function = spawn_function(&slow_runtime, &s3_slow, &glue_slow, &[], Stdio::null);
     let peer_runtime = RuntimeApi::start().await;
@@ -418,7 +370,7 @@ async fn main() {
         stack.tick().await;
         burst_ticks += 1;
         let runs = stack.import_runs(&burst_transform).await;
-        let started = runs.iter().any(|r| support::input_path(r) == last_path);
+        let started = runs.iter().any(|r| local_stack::input_path(r) == last_path);
         if started || burst_ticks >= 50 {
             assert!(started, "the burst's last import never started");
             break;

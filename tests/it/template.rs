@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use serde_norway::Value as Yaml;
 
 /// The template with CloudFormation's short tags turned into their long JSON forms.
-fn template() -> Value {
+pub(crate) fn template() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml");
     let text = std::fs::read_to_string(path).expect("template.yaml");
     to_json(serde_norway::from_str(&text).expect("valid YAML"))

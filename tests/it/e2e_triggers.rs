@@ -1,10 +1,8 @@
 //! End to end through the other triggers: the real Lambda binary invoked with an EventBridge
 //! event, and with SQS batches that moto's own S3 → SQS notifications produced.
 
-mod support;
-
+use local_stack::{eventbridge_event, response, Stack, BUCKET, SAMPLE};
 use serde_json::{json, Value};
-use support::{eventbridge_event, response, Stack, BUCKET, SAMPLE};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 /// A well-formed ID no transform has.

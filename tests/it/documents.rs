@@ -20,6 +20,7 @@ use glue_label_importer::aws::documents::{
     Document, Documents, LedgerError, PutMode, Replaced, Updated, Versioned,
 };
 use glue_label_importer::config::retry_config;
+use local_stack::proxy::s3_error_body;
 use serde::{Deserialize, Serialize};
 
 const BUCKET: &str = "bkt";
@@ -183,14 +184,8 @@ async fn an_unchanged_document_is_not_written(b: &Backend) {
 
 // ---- the mocked backend -------------------------------------------------------------------
 
-fn error_body(s3_code: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{s3_code}</Code><Message>{s3_code}</Message></Error>"
-    )
-}
-
 fn status(code: u16, s3_code: &str) -> HttpResponse {
-    HttpResponse::new(code.try_into().unwrap(), error_body(s3_code).into())
+    HttpResponse::new(code.try_into().unwrap(), s3_error_body(s3_code).into())
 }
 
 type Objects = Arc<Mutex<HashMap<String, Stored>>>;
@@ -242,8 +237,8 @@ fn mocked() -> Backend {
     let lossy = mock!(aws_sdk_s3::Client::put_object)
         .match_requests(move |r| l.swap(false, Ordering::SeqCst) && apply_put(&o, r).is_ok())
         .sequence()
-        .http_status(500, Some(error_body("InternalError")))
-        .http_status(412, Some(error_body("PreconditionFailed")))
+        .http_status(500, Some(s3_error_body("InternalError")))
+        .http_status(412, Some(s3_error_body("PreconditionFailed")))
         .build();
     let o = objects.clone();
     let put =
@@ -324,71 +319,22 @@ async fn four_writers_five_times(b: &Backend) {
 
 // ---- moto -----------------------------------------------------------------------------------
 
-/// A loopback proxy in front of moto that, when `lose` is set, forwards the next PutObject and
-/// answers 500 instead of moto's answer: the write took effect, its answer was lost.
-async fn lossy_proxy(
-    moto_url: String,
-    lose: Arc<AtomicBool>,
-) -> (String, tokio::task::JoinHandle<()>) {
-    use http_body_util::{BodyExt, Full};
-    use hyper::body::Bytes;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let moto = moto_url.trim_start_matches("http://").to_string();
-    let task = tokio::spawn(glue_local::serve(
-        listener,
-        move |parts: hyper::http::request::Parts, body: Bytes| {
-            let (moto, lose) = (moto.clone(), lose.clone());
-            async move {
-                let stream = tokio::net::TcpStream::connect(&moto).await.unwrap();
-                let (mut sender, connection) =
-                    hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                        .await
-                        .unwrap();
-                tokio::spawn(connection);
-                let lost = parts.method == hyper::Method::PUT && lose.swap(false, Ordering::SeqCst);
-                let mut request = hyper::Request::builder()
-                    .method(parts.method)
-                    .uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
-                for (name, value) in &parts.headers {
-                    request = request.header(name, value);
-                }
-                let answer = sender
-                    .send_request(request.body(Full::new(body)).unwrap())
-                    .await
-                    .unwrap();
-                let (head, body) = answer.into_parts();
-                let body = body.collect().await.unwrap().to_bytes();
-                if lost {
-                    return hyper::Response::builder()
-                        .status(500)
-                        .body(Full::new(Bytes::from(error_body("InternalError"))))
-                        .unwrap();
-                }
-                hyper::Response::from_parts(head, Full::new(body))
-            }
-        },
-    ));
-    (url, task)
-}
-
 /// Runs `case` on moto (its turn on the shared server, reset, with the bucket made), through
-/// the lossy proxy; the proxy stops with the case.
+/// a proxy that can lose a PUT's answer; the proxy stops with the case.
 macro_rules! on_moto {
     ($case:expr) => {{
         let lease = glue_local::moto::lease()
             .await
             .expect("moto (run `make venv` or set MOTO_SERVER)");
-        let lose = Arc::new(AtomicBool::new(false));
-        let (url, proxy) = lossy_proxy(lease.moto.url(), lose.clone()).await;
-        let s3 = glue_local::s3_client(&url, "us-east-1").await;
+        let proxy = local_stack::proxy::Proxy::start(&lease.moto.url(), Duration::ZERO).await;
+        let s3 = glue_local::s3_client(&proxy.url, "us-east-1").await;
         s3.create_bucket().bucket(BUCKET).send().await.unwrap();
         let backend = Backend {
             s3,
-            lose_next_answer: lose,
+            lose_next_answer: proxy.lose_next_put(),
         };
         $case(&backend).await;
-        proxy.abort();
+        drop(proxy);
     }};
 }
 

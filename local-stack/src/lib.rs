@@ -1,11 +1,15 @@
-//! The local stack for end-to-end tests: moto (S3), glue-local (Glue) and the real Lambda binary
-//! served by a loopback Runtime API. Everything a `Stack` starts stops when it is dropped.
+//! The local stack of glue-label-importer's end-to-end tests and benches: moto (S3, SQS),
+//! glue-local (Glue) and the real Lambda binary served by a loopback Runtime API
+//! ([`runtime_api`]), with the SDK clients to drive them and a loopback [`proxy`] (latency, a
+//! lost answer). Everything a [`Stack`] starts stops when it is dropped; moto is shared by the
+//! process and leased one test at a time (`glue_local::moto::lease`), so the end-to-end tests
+//! of one test binary run one after another.
 
-#![allow(dead_code)]
-
+pub mod proxy;
 pub mod runtime_api;
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -71,14 +75,7 @@ impl Stack {
         let glue_local = Server::start("127.0.0.1:0".parse().unwrap(), glue, s3.clone())
             .await
             .expect("glue-local");
-        let glue = aws_sdk_glue::Client::from_conf(
-            aws_sdk_glue::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-                .endpoint_url(glue_local.url())
-                .build(),
-        );
+        let glue = glue_client(&glue_local.url());
         s3.create_bucket()
             .bucket(BUCKET)
             .send()
@@ -371,6 +368,37 @@ pub fn tick_event() -> Value {
            "detail": {}})
 }
 
+/// A Glue client for the endpoint at `url` (glue-local, or a proxy in front of it), with test
+/// credentials.
+pub fn glue_client(url: &str) -> aws_sdk_glue::Client {
+    aws_sdk_glue::Client::from_conf(
+        aws_sdk_glue::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .endpoint_url(url)
+            .build(),
+    )
+}
+
+/// The Lambda binary: `$GLUE_LABEL_IMPORTER_BIN`, else `glue-label-importer` in the directory
+/// of the running test or bench executable's profile (`<target>/<profile>/`, one above its
+/// `deps/`), where cargo builds a package's binaries for its tests and benches.
+pub fn function_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("GLUE_LABEL_IMPORTER_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the running executable's path");
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("<target>/<profile>/deps/<executable>");
+    profile.join(format!(
+        "glue-label-importer{}",
+        std::env::consts::EXE_SUFFIX
+    ))
+}
+
 /// Starts the real Lambda binary against `runtime`, with S3 at `s3_url`, Glue at `glue_url`
 /// and `env` added; its output goes to `output()`.
 pub fn spawn_function(
@@ -380,7 +408,7 @@ pub fn spawn_function(
     env: &[(&str, &str)],
     output: fn() -> Stdio,
 ) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_glue-label-importer"))
+    Command::new(function_binary())
         .env_clear()
         .envs([
             ("AWS_LAMBDA_RUNTIME_API", runtime.addr.to_string().as_str()),

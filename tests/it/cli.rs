@@ -1,10 +1,8 @@
 //! `import-labels`: argument parsing, skeletons, error messages and exit codes, then every
 //! subcommand end to end against moto and glue-local.
 
-mod support;
-
+use local_stack::{Stack, BUCKET, SAMPLE};
 use serde_json::{json, Value};
-use support::{Stack, BUCKET, SAMPLE};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 

@@ -1,8 +1,7 @@
 //! The handler on the real SDK clients, answered by aws-smithy-mocks: every outcome, the exact
 //! Glue request, the response JSON and the error text.
 
-mod mocks;
-
+use crate::mocks::*;
 use aws_sdk_glue::operation::get_ml_task_runs::{GetMlTaskRunsInput, GetMlTaskRunsOutput};
 use aws_sdk_glue::operation::start_import_labels_task_run::StartImportLabelsTaskRunOutput;
 use aws_sdk_glue::primitives::DateTime;
@@ -14,7 +13,6 @@ use aws_smithy_mocks::mock;
 use glue_label_importer::handler::{handle, Report, Response};
 use glue_label_importer::{Config, State};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use mocks::*;
 use serde_json::{json, Value};
 
 /// A direct event that must succeed: its report.

@@ -1,14 +1,12 @@
 //! End to end, the import ledger and the tick: the real Lambda binary (several instances at
 //! once where a race is claimed) against moto (S3, conditional writes) and glue-local.
 
-mod support;
-
 use aws_sdk_s3::primitives::ByteStream;
 use futures_util::future::join_all;
 use glue_label_importer::lifecycle::entry::{Entry, ImportState, Upload};
 use glue_local::Fault;
+use local_stack::{error, response, s3_event, Stack, Uploaded, BUCKET, SAMPLE};
 use serde_json::{json, Value};
-use support::{error, response, s3_event, Stack, Uploaded, BUCKET, SAMPLE};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 /// Rounds of each race: every round is a new upload delivered to every instance at once.
@@ -32,7 +30,7 @@ async fn runs_of(stack: &Stack, key: &str) -> Vec<String> {
         .import_runs(transform)
         .await
         .iter()
-        .filter(|r| support::input_path(r) == path)
+        .filter(|r| local_stack::input_path(r) == path)
         .map(|r| r.task_run_id().unwrap_or_default().to_string())
         .collect()
 }

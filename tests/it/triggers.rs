@@ -2,8 +2,7 @@
 //! same per-file behaviour as a direct S3 notification, and for SQS exactly the failed messages
 //! in `batchItemFailures`.
 
-mod mocks;
-
+use crate::mocks::*;
 use aws_sdk_glue::operation::get_ml_task_runs::GetMlTaskRunsInput;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
@@ -11,7 +10,6 @@ use aws_smithy_mocks::mock;
 use glue_label_importer::handler::handle;
 use glue_label_importer::{Config, State};
 use lambda_runtime::{Context, LambdaEvent};
-use mocks::*;
 use serde_json::{json, Value};
 
 /// `time` of the EventBridge events below, in milliseconds.

@@ -1,15 +1,13 @@
 //! End to end: the real Lambda binary, driven through the Lambda Runtime API, against moto (S3)
 //! and glue-local (Glue) on loopback.
 
-mod support;
-
 use glue_local::Fault;
+use local_stack::{error, response, s3_event, Stack, Uploaded, BUCKET, SAMPLE, SAMPLE_ROWS};
 use serde_json::json;
-use support::{error, response, s3_event, Stack, Uploaded, BUCKET, SAMPLE, SAMPLE_ROWS};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 const TFM2: &str = "tfm-fedcba9876543210fedcba9876543210fedcba98";
-const ROUND_2: &str = include_str!("../examples/labels/persons-round-2.csv");
+const ROUND_2: &str = include_str!("../../examples/labels/persons-round-2.csv");
 
 /// A stack with transform TFM and the sample file uploaded to `labels/TFM/round-1.csv`.
 async fn sample_stack() -> (Stack, Uploaded) {

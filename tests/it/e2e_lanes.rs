@@ -3,15 +3,13 @@
 //! imports start in upload order, a replace alone, appends up to MAX_IMPORTS_PER_TRANSFORM;
 //! waiting is not failing; the tick starts each upload when its turn comes.
 
-mod support;
-
 use std::time::Duration;
 
 use aws_sdk_glue::types::TaskRun;
 use futures_util::future::join_all;
 use glue_local::{Quota, Settings};
+use local_stack::{response, s3_event, Stack, BUCKET, SAMPLE};
 use serde_json::{json, Value};
-use support::{response, s3_event, Stack, BUCKET, SAMPLE};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 const TFM2: &str = "tfm-fedcba9876543210fedcba9876543210fedcba98";
@@ -26,7 +24,7 @@ struct Span {
 
 fn span(run: &TaskRun) -> Span {
     Span {
-        path: support::input_path(run).to_string(),
+        path: local_stack::input_path(run).to_string(),
         started: run.started_on().and_then(|t| t.to_millis().ok()).unwrap(),
         ended: run.completed_on().and_then(|t| t.to_millis().ok()),
     }

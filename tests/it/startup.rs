@@ -2,15 +2,13 @@
 //! for its first event without opening a single connection — no S3, Glue, credential or
 //! instance-metadata call before there is work to do.
 
-mod support;
-
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::runtime_api::RuntimeApi;
-use support::spawn_function;
+use local_stack::runtime_api::RuntimeApi;
+use local_stack::spawn_function;
 use tokio::net::TcpListener;
 
 #[tokio::test]

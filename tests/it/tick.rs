@@ -1,8 +1,7 @@
 //! The tick on the real SDK clients, answered by aws-smithy-mocks: exactly which calls it makes,
 //! what it writes, and that S3 or Glue failing leaves every entry as it was.
 
-mod mocks;
-
+use crate::mocks::*;
 use aws_sdk_glue::operation::get_ml_task_run::{GetMlTaskRunInput, GetMlTaskRunOutput};
 use aws_sdk_glue::types::TaskStatusType;
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
@@ -17,7 +16,6 @@ use glue_label_importer::lifecycle::entry::{Entry, ImportState, Upload};
 use glue_label_importer::lifecycle::tick::TickReport;
 use glue_label_importer::{Config, State};
 use lambda_runtime::{Context, LambdaEvent};
-use mocks::*;
 use serde_json::json;
 
 const ENTRY: &str =
@@ -33,7 +31,7 @@ fn config() -> Config {
 
 async fn tick(state: &State) -> TickReport {
     let event = LambdaEvent::new(
-        serde_json::from_str(include_str!("../events/scheduled-tick.json")).unwrap(),
+        serde_json::from_str(include_str!("../../events/scheduled-tick.json")).unwrap(),
         Context::default(),
     );
     match handle(state, event).await.unwrap() {
@@ -139,7 +137,7 @@ async fn an_idle_tick_makes_one_list_call_and_no_glue_call() {
 
     // Without LABELS_BUCKET there is no ledger to read: no call at all.
     let list = listing(&[]);
-    let state = mocks::state(Config::default(), &[&list], &[]);
+    let state = crate::mocks::state(Config::default(), &[&list], &[]);
     assert_eq!(tick(&state).await, TickReport::default());
     assert_eq!(list.num_calls(), 0);
 }
@@ -231,7 +229,7 @@ async fn s3_or_glue_unavailable_leaves_every_entry_as_it_was() {
         .http_status(503, None)
         .repeatedly()
         .build();
-    let state = mocks::state(config(), &[&list, &get, &write], &[&run]);
+    let state = crate::mocks::state(config(), &[&list, &get, &write], &[&run]);
     let report = tick(&state).await;
     assert_eq!(report.errors.len(), 1);
     assert!(
@@ -247,7 +245,7 @@ async fn s3_or_glue_unavailable_leaves_every_entry_as_it_was() {
         .repeatedly()
         .build();
     let run = glue_run(TaskStatusType::Failed, Some("x"));
-    let state = mocks::state(config(), &[&list], &[&run]);
+    let state = crate::mocks::state(config(), &[&list], &[&run]);
     let report = tick(&state).await;
     assert_eq!((report.open, report.errors.len()), (0, 1));
     assert_eq!(run.num_calls(), 0);

@@ -2,11 +2,10 @@
 //! tokio's paused clock), so the time an upload takes is its number of sequential round trips.
 //! A fresh upload of an idle transform: 11 requests in 5 round trips.
 
-mod mocks;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::mocks::*;
 use aws_sdk_s3::config::http::HttpRequest;
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
@@ -16,7 +15,6 @@ use aws_smithy_runtime_api::client::http::{
 use glue_label_importer::config::retry_config;
 use glue_label_importer::handler::{handle, Response};
 use glue_label_importer::{Config, State};
-use mocks::*;
 
 const ROUND_TRIP: Duration = Duration::from_millis(10);
 

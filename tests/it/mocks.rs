@@ -1,8 +1,6 @@
 //! Helpers for the handler tests: the real SDK clients answered by aws-smithy-mocks rules,
 //! and S3 notification records.
 
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use aws_sdk_glue::operation::get_ml_task_runs::GetMlTaskRunsOutput;

@@ -1,0 +1,29 @@
+//! Every integration test of glue-label-importer, in one test binary (one link of the AWS
+//! SDKs instead of one per file). One module per area; run one with
+//! `cargo test --test it <module>::`, e.g. `cargo test --test it e2e_lanes::`.
+//!
+//! - Mocked: the real SDK clients answered by `aws-smithy-mocks` rules ([`mocks`]):
+//!   `critical_path`, `handler`, `ledger`, `tick`, `triggers`, and `documents` (also on moto).
+//! - End to end: the real binaries against moto and glue-local on loopback (the
+//!   `local-stack` crate): `cli`, `e2e`, `e2e_lanes`, `e2e_ledger`, `e2e_triggers`, `startup`.
+//!   moto is one server per process, leased to one test at a time, so these tests — the
+//!   50-round races among them — run one after another.
+//! - Files: `events` (the sample events), `template` (template.yaml), `docs` (the docs agree
+//!   with the code, the template and Cargo.toml; their relative links resolve).
+
+mod cli;
+mod critical_path;
+mod docs;
+mod documents;
+mod e2e;
+mod e2e_lanes;
+mod e2e_ledger;
+mod e2e_triggers;
+mod events;
+mod handler;
+mod ledger;
+mod mocks;
+mod startup;
+mod template;
+mod tick;
+mod triggers;
