@@ -12,7 +12,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Limit for one HTTP attempt of an AWS call.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Limit for one AWS call, retries included. A fresh upload makes 11 requests in 5 round trips
-/// (see the README, "AWS calls"), plus one per extra page of Glue history, so the function
+/// (docs/design/upload-path.md, "Requests and round trips"), plus one per extra page of Glue history, so the function
 /// timeout should be at least 120 s.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -30,7 +30,7 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// The function's settings (see the README's configuration table).
+/// The function's settings (docs/operators/configuration.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Keys must start with it; always ends with `/`.

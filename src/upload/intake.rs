@@ -209,8 +209,8 @@ struct DetailObject {
     size: Option<u64>,
 }
 
-/// An EventBridge event from S3. Its key is URL-encoded like a notification's (see README,
-/// "Triggers"), and its `time` (whole seconds) stands in for `eventTime`.
+/// An EventBridge event from S3. Its key is URL-encoded like a notification's (see
+/// docs/design/decisions.md, "Events"), and its `time` (whole seconds) stands in for `eventTime`.
 fn eventbridge(payload: Value) -> Result<Record, String> {
     let event: EventBridgeEvent<S3Detail> =
         serde_json::from_value(payload).map_err(|e| format!("EventBridge event: {e}"))?;

@@ -87,11 +87,16 @@ fn the_observability_page_lists_every_metric_the_function_emits() {
     );
 }
 
-/// Every action of every policy statement in the template (the function's role, the bucket
-/// and queue policies, the trust policy), in each condition's branch.
+/// Every action the template grants: each policy statement's (the function's role, the bucket
+/// and queue policies, the trust policy, in each condition's branch) and each resource-based
+/// invoke permission's (`AWS::Lambda::Permission`).
 fn template_actions(node: &Value, actions: &mut BTreeSet<String>) {
     match node {
         Value::Object(map) => {
+            if map.get("Type").and_then(Value::as_str) == Some("AWS::Lambda::Permission") {
+                let action = &map["Properties"]["Action"];
+                actions.insert(action.as_str().expect("a permission's action").into());
+            }
             if map.contains_key("Effect") {
                 match map.get("Action") {
                     Some(Value::String(action)) => {
@@ -115,6 +120,7 @@ fn the_permissions_table_is_the_templates_actions() {
     let mut actions = BTreeSet::new();
     template_actions(&crate::template::template(), &mut actions);
     assert!(actions.contains("glue:StartImportLabelsTaskRun"));
+    assert!(actions.contains("lambda:InvokeFunction"));
     let documented = table_of("docs/operators/permissions.md", |name| {
         name.split_once(':')
             .is_some_and(|(service, action)| !service.is_empty() && !action.is_empty())

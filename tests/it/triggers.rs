@@ -86,7 +86,7 @@ async fn an_eventbridge_event_imports_with_the_exact_glue_request() {
     let lane = active_imports(vec![]);
     let state = state(Config::default(), &[&h, &t, &p], &[&hist, &lane, &start]);
 
-    // EventBridge keys are URL-encoded like notification keys (README, "Triggers").
+    // EventBridge keys are URL-encoded like notification keys (docs/design/decisions.md, "Events").
     let raw_key = format!("labels/{TFM}/round+1+%C3%A9+a%2Bb.csv");
     let ev = LambdaEvent::new(
         eventbridge("Object Created", &raw_key, "etag-eb"),
