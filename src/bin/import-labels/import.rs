@@ -71,8 +71,9 @@ pub async fn import(global: &Global, args: ImportArgs) -> Result<(), CliError> {
     })
 }
 
-/// `import --wait`: ticks the bucket's ledger and reads the upload's entry until its import
-/// ended, telling each new state (and what a waiting upload waits for) on standard error.
+/// `import --wait`: tells the state the import left the upload's entry in, then ticks the
+/// bucket's ledger and reads the entry until its import ended, telling each new state (and
+/// what a waiting upload waits for) on standard error.
 async fn follow(
     state: &mut State,
     entry_uri: &str,
@@ -81,9 +82,12 @@ async fn follow(
     let (bucket, entry_key) = parse_s3_uri(entry_uri)?;
     state.config.labels_bucket = Some(bucket.clone());
     let mut told = None;
+    let mut ticking = false;
     loop {
-        // The scheduled tick does the same; both at once are safe (compare-and-set).
-        tick::run(state, &mut Metrics::default()).await;
+        if ticking {
+            // The scheduled tick does the same; both at once are safe (compare-and-set).
+            tick::run(state, &mut Metrics::default()).await;
+        }
         let ledger = Ledger::new(&state.s3, &bucket, &state.config.ledger_prefix);
         let stored = ledger
             .get(&entry_key)
@@ -115,6 +119,9 @@ async fn follow(
         if entry.state.is_final() {
             return Ok(entry);
         }
-        tokio::time::sleep(Duration::from_secs_f64(poll_interval.max(0.05))).await;
+        if ticking {
+            tokio::time::sleep(Duration::from_secs_f64(poll_interval.max(0.05))).await;
+        }
+        ticking = true;
     }
 }
