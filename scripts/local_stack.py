@@ -2,7 +2,7 @@
 """Run glue-label-importer on one machine, no AWS account: moto (S3) + glue-local (Glue) +
 the real Lambda binary under `cargo lambda watch`, invoked with `cargo lambda invoke`.
 
-    local_stack.py demo            the README's demo: an upload imported and followed to SUCCEEDED by a
+    local_stack.py demo            make demo: an upload imported and followed to SUCCEEDED by a
                                    tick; a second one queued behind it in the transform's lane, started
                                    by the tick when its turn comes, and failed by Glue (FAILED, Glue's message)
     local_stack.py invoke EVENT    seed what EVENT names (any trigger's shape), invoke it, report the task runs

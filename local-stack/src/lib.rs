@@ -393,10 +393,16 @@ pub fn function_binary() -> PathBuf {
         .parent()
         .and_then(|deps| deps.parent())
         .expect("<target>/<profile>/deps/<executable>");
-    profile.join(format!(
+    let binary = profile.join(format!(
         "glue-label-importer{}",
         std::env::consts::EXE_SUFFIX
-    ))
+    ));
+    assert!(
+        binary.exists(),
+        "{} not found: cargo builds it for the package's tests and benches; elsewhere set GLUE_LABEL_IMPORTER_BIN",
+        binary.display()
+    );
+    binary
 }
 
 /// Starts the real Lambda binary against `runtime`, with S3 at `s3_url`, Glue at `glue_url`

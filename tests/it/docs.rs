@@ -301,6 +301,114 @@ fn every_relative_link_resolves() {
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
+/// Top-level folders whose paths the repository's text names.
+const FOLDERS: [&str; 11] = [
+    "src/",
+    "tests/",
+    "benches/",
+    "docs/",
+    "scripts/",
+    "glue-local/",
+    "local-stack/",
+    "events/",
+    "examples/",
+    "tools/",
+    "fuzz/",
+];
+
+/// What a build or a run makes (not in the repository, on purpose).
+const GENERATED: [&str; 2] = ["fuzz/corpus/", "fuzz/artifacts/"];
+
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-')
+}
+
+/// Every repository path (`src/…`, `docs/…`, …) a line names, but globs (`tools/requirements*`)
+/// and placeholders (`events/<file>.json`).
+fn named_paths(line: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for (at, c) in line.char_indices() {
+        let starts = line[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|p| !is_path_char(p));
+        if !starts || !c.is_ascii_lowercase() || !FOLDERS.iter().any(|f| line[at..].starts_with(f))
+        {
+            continue;
+        }
+        let rest = &line[at..];
+        let end = rest.find(|c: char| !is_path_char(c)).unwrap_or(rest.len());
+        if rest[end..].starts_with(['*', '<', '{']) {
+            continue;
+        }
+        let path = rest[..end].trim_end_matches(['.', ':']);
+        if !GENERATED.iter().any(|g| path.starts_with(g)) {
+            paths.push(path.to_string());
+        }
+    }
+    paths
+}
+
+/// The repository's own text: sources, docs, scripts, the template, the build files.
+fn text_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("a directory entry").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if path.is_dir() {
+                let skipped =
+                    name.starts_with('.') || ["target", "corpus", "artifacts"].contains(&name);
+                if !skipped {
+                    walk(&path, files);
+                }
+            } else if name == "Makefile"
+                || ["rs", "md", "py", "yaml", "toml", "txt"]
+                    .iter()
+                    .any(|e| path.extension().is_some_and(|x| x == *e))
+            {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = vec![root().join(".ci/run")];
+    walk(root(), &mut files);
+    files
+}
+
+#[test]
+fn every_path_the_repository_names_exists() {
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for file in text_files() {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let name = file
+            .strip_prefix(root())
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        for (n, line) in text.lines().enumerate() {
+            for path in named_paths(line) {
+                checked += 1;
+                if !root().join(&path).exists() {
+                    missing.push(format!("{name}:{}: {path}", n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "the repository names its own files ({checked} paths)"
+    );
+    assert!(
+        missing.is_empty(),
+        "paths that are not in the repository:\n{}",
+        missing.join("\n")
+    );
+}
+
 #[test]
 fn the_readme_is_a_door_not_a_manual() {
     let lines = read("README.md").lines().count();
@@ -333,6 +441,12 @@ fn the_helpers_see_a_broken_link_and_a_heading() {
     assert_eq!(
         anchors("# A\n## A\n```\n# not\n```\n### B-c"),
         BTreeSet::from(["a".into(), "a-1".into(), "b-c".into()])
+    );
+    assert_eq!(
+        named_paths(
+            "see `src/lib.rs`, (docs/labelers.md). not xsrc/c, tools/r*.txt, events/<f>.json, fuzz/corpus/x"
+        ),
+        ["src/lib.rs", "docs/labelers.md"]
     );
     assert_eq!(
         first_column_names("| `X_Y` | a |\n|---|---|\n| `s3:GetObject` | b |\n| plain | c |"),

@@ -50,7 +50,7 @@ async fn the_same_event_in_several_instances_at_once_starts_one_import() {
     for instances in [2usize, 4] {
         let _more = stack.more_instances(instances - 1, &[]);
         for round in 0..ROUNDS {
-            // A transform per round: each upload finds its lane idle (lanes: tests/e2e_lanes.rs).
+            // A transform per round: each upload finds its lane idle (lanes: e2e_lanes).
             let transform = format!("tfm-{:040x}", instances * 1000 + round);
             stack.transform(&transform).await;
             let key = format!("labels/{transform}/race-{instances}-{round}.csv");

@@ -384,7 +384,7 @@ impl<'a> Documents<'a> {
     }
 }
 
-/// 10–40 ms, growing with the round, varied by the clock so racing writers spread out.
+/// 10–59 ms, growing with the round, varied by the clock so racing writers spread out.
 fn backoff(round: u32) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
