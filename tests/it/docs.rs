@@ -133,23 +133,14 @@ fn the_permissions_table_is_the_templates_actions() {
 
 /// Every Markdown file a reader is sent to: README.md, CONTRIBUTING.md and docs/.
 fn markdown_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.expect("a directory entry").path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            if path.is_dir() {
-                walk(&path, files);
-            } else if path.extension().is_some_and(|e| e == "md") {
-                files.push(path);
-            }
-        }
-    }
-    let mut files = vec![root().join("README.md"), root().join("CONTRIBUTING.md")];
-    walk(&root().join("docs"), &mut files);
-    files
+    let docs = root().join("docs");
+    let top = [root().join("README.md"), root().join("CONTRIBUTING.md")];
+    text_files()
+        .into_iter()
+        .filter(|f| {
+            top.contains(f) || (f.starts_with(&docs) && f.extension().is_some_and(|e| e == "md"))
+        })
+        .collect()
 }
 
 #[test]
