@@ -15,12 +15,12 @@ export VENV_PYTHON := $(abspath $(VENV))/bin/python
 export SAM_CLI_TELEMETRY := 0
 EVENT ?= events/s3-put.json
 
-.PHONY: help demo invoke build release test bench fuzz lint fmt clean venv template-venvs template sam-build
+.PHONY: help demo invoke build release test cargo-test bench fuzz lint fmt clean venv template-venvs template sam-build
 
 help:
 	@echo "make demo      the whole flow on the local stack (moto + glue-local + cargo lambda), no AWS account"
 	@echo "make invoke EVENT=events/<file>.json   one sample event against the same local stack"
-	@echo "make test      every test: template checks, unit, property, mocked SDK, glue-local, end to end"
+	@echo "make test      every test: template checks beside unit, property, mocked SDK, glue-local, end to end"
 	@echo "make template  cfn-lint, sam validate --lint, checkov (each TriggerMode), sam build (arm64) of template.yaml"
 	@echo "make build     debug build of the library and the Lambda binary"
 	@echo "make release   optimized Lambda binary ($(BINARY))"
@@ -41,7 +41,14 @@ release:
 	$(CARGO) build --locked --release
 	@ls -l $(BINARY) | awk '{ printf "%s: %d bytes\n", $$NF, $$5 }'
 
-test: venv template
+# The template checks and cargo test run side by side, because most of the template's time is
+# sam build's release arm64 build, whose fat LTO and one codegen unit keep one core busy for
+# minutes. Each prints its output when it ends (--output-sync); either failing fails make test.
+test: venv template-venvs
+	@echo "make test: the template checks and cargo test run side by side; each prints its output when it ends"
+	$(MAKE) --no-print-directory --jobs=2 --output-sync=target template cargo-test
+
+cargo-test: venv
 	$(CARGO) test --locked --workspace
 
 # Speed and memory figures live here, never in timed tests. Results also go to
