@@ -8,10 +8,9 @@
 pub mod proxy;
 pub mod runtime_api;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_glue::config::{BehaviorVersion, Credentials, Region};
@@ -52,7 +51,10 @@ pub struct Uploaded {
 
 pub struct Stack {
     lambda: Child,
-    logs: Arc<Mutex<String>>,
+    /// The function's stdout and stderr, written straight to a file: whatever the function
+    /// wrote before its response is there when the response arrives (a pipe's reader thread
+    /// could lag behind it).
+    log_file: PathBuf,
     pub runtime: RuntimeApi,
     pub glue_local: Server,
     pub s3: aws_sdk_s3::Client,
@@ -82,39 +84,19 @@ impl Stack {
             .await
             .expect("create bucket");
         let runtime = RuntimeApi::start().await;
-        let mut lambda = spawn_function(
-            &runtime,
-            &lease.moto.url(),
-            &glue_local.url(),
-            env,
-            Stdio::piped,
-        );
-        let logs = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            lambda
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-            lambda
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let logs = Arc::clone(&logs);
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    let mut logs = logs.lock().unwrap();
-                    logs.push_str(&line);
-                    logs.push('\n');
-                }
-            });
-        }
+        static STACKS: AtomicU64 = AtomicU64::new(0);
+        let log_file = std::env::temp_dir().join(format!(
+            "local-stack-{}-{}.log",
+            std::process::id(),
+            STACKS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = std::fs::File::create(&log_file).expect("the function's log file");
+        let lambda = spawn_function(&runtime, &lease.moto.url(), &glue_local.url(), env, || {
+            Stdio::from(file.try_clone().expect("the function's log file"))
+        });
         Stack {
             lambda,
-            logs,
+            log_file,
             runtime,
             glue_local,
             s3,
@@ -125,7 +107,7 @@ impl Stack {
 
     /// What the function has logged so far.
     pub fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
     /// The metrics lines (CloudWatch Embedded Metric Format) the function has written so far.
@@ -412,7 +394,7 @@ pub fn spawn_function(
     s3_url: &str,
     glue_url: &str,
     env: &[(&str, &str)],
-    output: fn() -> Stdio,
+    output: impl Fn() -> Stdio,
 ) -> Child {
     Command::new(function_binary())
         .env_clear()
@@ -546,6 +528,7 @@ impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.lambda.kill();
         let _ = self.lambda.wait();
+        let _ = std::fs::remove_file(&self.log_file);
     }
 }
 
