@@ -2,10 +2,14 @@
 //!
 //! Speaks Glue's wire protocol (awsJson1_1: `POST /`, `X-Amz-Target: AWSGlue.<Operation>`,
 //! errors as `{"__type", "Message"}` plus `X-Amzn-Errortype`), accepts any signature, reads label
-//! files from the configured S3 endpoint, and keeps everything in memory. Admin endpoints under
-//! `/_glue-local/` reset the state, inject faults (also lost answers: the call takes effect,
-//! the answer is an error), force how runs end, set the per-transform task-run quota, and report call counts.
+//! files from the configured S3 endpoint, and keeps everything in memory. A small FindMatches
+//! model ([`findmatches`]) makes a transform READY, measures it and writes labeling sets.
+//! Admin endpoints under `/_glue-local/` reset the state, inject faults (also lost answers:
+//! the call takes effect, the answer is an error), force how runs end (and an evaluation's
+//! metrics), set a table's source records and the per-transform task-run quota, and report
+//! call counts.
 
+pub mod findmatches;
 pub mod labels;
 pub mod moto;
 pub mod store;
@@ -26,7 +30,9 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::info;
 
-pub use store::{Fault, GlueError, Quota, RunOutcome, Settings, Store, PIN_ID_TAG, QUOTA_ERRORS};
+pub use store::{
+    Fault, GlueError, Quota, RunOutcome, Settings, Store, OPERATIONS, PIN_ID_TAG, QUOTA_ERRORS,
+};
 
 /// A running endpoint. Dropping it stops the server and its open connections.
 pub struct Server {
@@ -191,9 +197,20 @@ fn handle_admin(store: &Store, method: &Method, path: &str, body: &[u8]) -> Http
                 Err(e) => bad(e.message),
             },
             Err(e) => bad(format!(
-                "expected {{\"inputS3Path\"?, \"status\": \"FAILED\"|\"TIMEOUT\", \"errorString\"?, \"count\"?}}: {e}"
+                "expected {{\"taskType\"?, \"transformId\"?, \"inputS3Path\"?, \"outputS3Path\"?, \"status\": \"FAILED\"|\"TIMEOUT\"|\"SUCCEEDED\", \"errorString\"?, \"metrics\"?, \"count\"?}}: {e}"
             )),
         },
+        (&Method::POST, "tables") => {
+            match serde_json::from_slice::<findmatches::TableRequest>(body) {
+                Ok(table) => match store.set_table(table) {
+                    Ok(()) => json_response(StatusCode::OK, &json!({})),
+                    Err(e) => bad(e.message),
+                },
+                Err(e) => bad(format!(
+                    "expected {{\"databaseName\", \"tableName\", \"csv\"}}: {e}"
+                )),
+            }
+        }
         (&Method::GET, "calls") => json_response(StatusCode::OK, &json!(store.calls())),
         (&Method::POST, "quota") => match serde_json::from_slice::<Quota>(body) {
             Ok(quota) => match store.set_quota(quota) {

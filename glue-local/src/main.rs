@@ -38,6 +38,12 @@ struct Args {
     /// How long a labeling-set generation task run takes, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     generation_run_millis: u64,
+    /// How long an evaluation task run takes, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    evaluation_run_millis: u64,
+    /// The LabelCount from which a transform is READY.
+    #[arg(long, default_value_t = 10)]
+    ready_label_count: i64,
     /// Glue's quota of concurrent ML task runs per transform, every task type counted (0: off).
     #[arg(long, default_value_t = 3)]
     max_runs_per_transform: u32,
@@ -68,6 +74,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         label_file_limit_mb: args.label_file_limit_mb,
         task_run_duration: Duration::from_millis(args.task_run_millis),
         generation_run_duration: Duration::from_millis(args.generation_run_millis),
+        evaluation_run_duration: Duration::from_millis(args.evaluation_run_millis),
+        ready_label_count: args.ready_label_count,
         max_runs_per_transform: args.max_runs_per_transform,
         quota_error: args.quota_error,
     };

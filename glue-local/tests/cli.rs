@@ -445,7 +445,7 @@ async fn admin_endpoints_inject_faults_count_calls_and_reset() {
         (status, body["message"].as_str()),
         (
             400,
-            Some("status SUCCEEDED cannot be forced: use FAILED or TIMEOUT")
+            Some("status SUCCEEDED cannot be forced on IMPORT_LABELS: use FAILED or TIMEOUT")
         )
     );
     assert_eq!(
@@ -454,4 +454,53 @@ async fn admin_endpoints_inject_faults_count_calls_and_reset() {
     );
     let (_, _, calls) = raw(&glue.url, "GET", "/_glue-local/calls", "", "").await;
     assert_eq!(calls, json!({}));
+}
+
+/// Every operation glue-local implements, in each of its states and errors, checked against
+/// botocore's Glue service model by `botocore_shapes.py`: members, required members, types,
+/// enum values, ranges, and modeled error codes.
+#[tokio::test]
+async fn every_answer_matches_botocores_glue_model() {
+    let lease = lease().await.expect("moto");
+    let s3 = lease.moto.url();
+    let glue = GlueLocal::start(
+        &s3,
+        &[
+            "--generation-run-millis",
+            "300",
+            "--evaluation-run-millis",
+            "300",
+            "--ready-label-count",
+            "3",
+        ],
+    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("glue-local/tests/botocore_shapes.py");
+    let out = Command::new(venv_tool("VENV_PYTHON", "python"))
+        .arg(&script)
+        .args([&s3, &glue.url])
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .output()
+        .expect("run python (make venv)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["errors"], json!([]), "{report:#}");
+    let mut checked: Vec<&str> = report["checked"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut implemented = glue_local::OPERATIONS.to_vec();
+    checked.sort_unstable();
+    implemented.sort_unstable();
+    assert_eq!(
+        checked, implemented,
+        "every implemented operation is checked"
+    );
 }

@@ -607,3 +607,307 @@ async fn the_per_transform_quota_counts_every_task_type_and_refuses_with_either_
     assert_eq!(seen.last().map(String::as_str), Some("STOPPED"));
     import(tfm.clone()).await.unwrap();
 }
+
+/// The FindMatches model: NOT_READY until `ready_label_count` labels, an evaluation refused
+/// before that, and one that ends SUCCEEDED setting the documented metrics.
+#[tokio::test]
+async fn a_transform_is_ready_from_its_label_count_and_an_evaluation_measures_it() {
+    let local = Local::start(Settings {
+        ready_label_count: 3,
+        evaluation_run_duration: Duration::from_millis(150),
+        ..Settings::default()
+    })
+    .await;
+    let tfm = local.create_transform("persons").await;
+    let evaluate = || {
+        local
+            .glue
+            .start_ml_evaluation_task_run()
+            .transform_id(&tfm)
+            .send()
+    };
+    assert_eq!(
+        code_and_message(evaluate().await.unwrap_err()),
+        (
+            "MLTransformNotReadyException".to_string(),
+            "This operation can only be applied to a transform that is in a READY state."
+                .to_string()
+        )
+    );
+    local.put("labels/x/a.csv", LABELS.as_bytes()).await;
+    let import = local
+        .glue
+        .start_import_labels_task_run()
+        .transform_id(&tfm)
+        .input_s3_path("s3://labels-bkt/labels/x/a.csv")
+        .send()
+        .await
+        .unwrap();
+    local.wait(&tfm, import.task_run_id().unwrap()).await;
+    let described = local
+        .glue
+        .get_ml_transform()
+        .transform_id(&tfm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            described.status().map(|s| s.as_str()),
+            described.label_count()
+        ),
+        (Some("READY"), 3)
+    );
+    assert!(described.evaluation_metrics().is_none());
+    let schema: Vec<&str> = described.schema().iter().filter_map(|c| c.name()).collect();
+    assert_eq!(
+        schema,
+        ["id", "name", "city"],
+        "the synthetic table's columns"
+    );
+
+    let run = evaluate().await.unwrap();
+    let (seen, ended) = local.wait(&tfm, run.task_run_id().unwrap()).await;
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("SUCCEEDED"),
+        "{seen:?}"
+    );
+    let properties = ended.properties().unwrap();
+    assert_eq!(properties.task_type(), Some(&TaskType::Evaluation));
+    assert!(properties
+        .labeling_set_generation_task_run_properties()
+        .is_none());
+    let described = local
+        .glue
+        .get_ml_transform()
+        .transform_id(&tfm)
+        .send()
+        .await
+        .unwrap();
+    let metrics = described.evaluation_metrics().unwrap();
+    assert_eq!(metrics.transform_type().as_str(), "FIND_MATCHES");
+    let fm = metrics.find_matches_metrics().unwrap();
+    // 0.95 − 0.45·e^(−3/150), to 4 decimals; tradeoff 0.5, so precision = recall = AUPRC.
+    assert_eq!(
+        (
+            fm.area_under_pr_curve(),
+            fm.precision(),
+            fm.recall(),
+            fm.f1()
+        ),
+        (Some(0.5089), Some(0.5089), Some(0.5089), Some(0.5089))
+    );
+    let matrix = fm.confusion_matrix().unwrap();
+    assert_eq!(
+        (
+            matrix.num_true_positives(),
+            matrix.num_false_positives(),
+            matrix.num_true_negatives(),
+            matrix.num_false_negatives()
+        ),
+        (Some(51), Some(49), Some(851), Some(49))
+    );
+    let importances: Vec<(Option<&str>, Option<f64>)> = fm
+        .column_importances()
+        .iter()
+        .map(|c| (c.column_name(), c.importance()))
+        .collect();
+    assert_eq!(
+        importances,
+        [
+            (Some("id"), Some(0.5)),
+            (Some("name"), Some(0.25)),
+            (Some("city"), Some(0.125))
+        ],
+        "no primary key set: every column"
+    );
+}
+
+/// A forced end: an evaluation SUCCEEDED with partial metrics (absent members stay absent),
+/// then one FAILED, which leaves the latest metrics as they were.
+#[tokio::test]
+async fn an_evaluations_end_can_be_forced_with_metrics_or_a_failure() {
+    let local = Local::start(Settings {
+        ready_label_count: 0,
+        evaluation_run_duration: Duration::from_millis(60),
+        ..Settings::default()
+    })
+    .await;
+    let tfm = local.create_transform("persons").await;
+    let store = &local.server.store;
+    let forced = |status: &str, metrics: Option<serde_json::Value>, error: Option<&str>| {
+        glue_local::RunOutcome {
+            task_type: "EVALUATION".into(),
+            transform_id: Some(tfm.clone()),
+            input_s3_path: None,
+            output_s3_path: None,
+            status: status.into(),
+            error_string: error.map(String::from),
+            metrics: metrics.and_then(|m| m.as_object().cloned()),
+            count: 1,
+        }
+    };
+    store
+        .add_outcome(forced(
+            "SUCCEEDED",
+            Some(serde_json::json!({"AreaUnderPRCurve": 0.9, "F1": 0.5})),
+            None,
+        ))
+        .unwrap();
+    let evaluate = || async {
+        let run = local
+            .glue
+            .start_ml_evaluation_task_run()
+            .transform_id(&tfm)
+            .send()
+            .await
+            .unwrap();
+        local.wait(&tfm, run.task_run_id().unwrap()).await
+    };
+    let metrics = || async {
+        local
+            .glue
+            .get_ml_transform()
+            .transform_id(&tfm)
+            .send()
+            .await
+            .unwrap()
+            .evaluation_metrics()
+            .and_then(|m| m.find_matches_metrics())
+            .map(|m| {
+                (
+                    m.area_under_pr_curve(),
+                    m.precision(),
+                    m.f1(),
+                    m.confusion_matrix().is_none(),
+                )
+            })
+    };
+    let (seen, _) = evaluate().await;
+    assert_eq!(seen.last().map(String::as_str), Some("SUCCEEDED"));
+    assert_eq!(metrics().await, Some((Some(0.9), None, Some(0.5), true)));
+    store
+        .add_outcome(forced("FAILED", None, Some("Dependency failure.")))
+        .unwrap();
+    let (seen, ended) = evaluate().await;
+    assert_eq!(
+        (seen.last().map(String::as_str), ended.error_string()),
+        (Some("FAILED"), Some("Dependency failure."))
+    );
+    assert_eq!(metrics().await, Some((Some(0.9), None, Some(0.5), true)));
+    assert_eq!(
+        store
+            .add_outcome(forced("SUCCEEDED", None, None))
+            .unwrap_err()
+            .message,
+        "metrics go with status SUCCEEDED of an EVALUATION, and only there"
+    );
+}
+
+/// A labeling-set generation writes ten sets of ten source records under its OutputS3Path,
+/// on a NOT_READY transform too; the next one goes on where it ended; an output it cannot
+/// write ends FAILED.
+#[tokio::test]
+async fn a_generation_writes_the_next_labeling_file_from_the_tables_records() {
+    let local = Local::start(Settings {
+        generation_run_duration: Duration::from_millis(90),
+        ..Settings::default()
+    })
+    .await;
+    let rows: String = (1..=150).map(|n| format!("{n},Name {n}\n")).collect();
+    local
+        .server
+        .store
+        .set_table(
+            serde_json::from_value(serde_json::json!({
+                "databaseName": "db", "tableName": "persons", "csv": format!("pk,name\n{rows}")
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    let tfm = local.create_transform("persons").await;
+    let (seen, _) = generate(&local, &tfm, "s3://labels-bkt/labeling-sets/t/round-1/").await;
+    assert_eq!(seen.last().map(String::as_str), Some("SUCCEEDED"));
+    let first = file_under(&local, "labeling-sets/t/round-1/").await;
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(
+        (lines.len(), lines[0]),
+        (101, "labeling_set_id,label,pk,name")
+    );
+    let sets: std::collections::BTreeSet<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(sets.len(), 10);
+    assert!(lines[1].ends_with(",,1,Name 1") && lines[100].ends_with(",,100,Name 100"));
+    generate(&local, &tfm, "s3://labels-bkt/labeling-sets/t/round-2/").await;
+    let second = file_under(&local, "labeling-sets/t/round-2/").await;
+    let lines: Vec<&str> = second.lines().collect();
+    assert!(
+        lines[1].ends_with(",,101,Name 101") && lines[51].ends_with(",,1,Name 1"),
+        "the second file goes on and wraps: {:?}",
+        &lines[..3]
+    );
+    let (seen, ended) = generate(&local, &tfm, "s3://no-such-bucket/sets/").await;
+    assert_eq!(seen.last().map(String::as_str), Some("FAILED"));
+    assert!(
+        ended
+            .error_string()
+            .unwrap()
+            .starts_with("Cannot write the labeling set to s3://no-such-bucket/sets/tsk-"),
+        "{:?}",
+        ended.error_string()
+    );
+}
+
+async fn generate(
+    local: &Local,
+    tfm: &str,
+    output: &str,
+) -> (
+    Vec<String>,
+    aws_sdk_glue::operation::get_ml_task_run::GetMlTaskRunOutput,
+) {
+    let run = local
+        .glue
+        .start_ml_labeling_set_generation_task_run()
+        .transform_id(tfm)
+        .output_s3_path(output)
+        .send()
+        .await
+        .unwrap();
+    local.wait(tfm, run.task_run_id().unwrap()).await
+}
+
+/// The one object under `prefix`, as text.
+async fn file_under(local: &Local, prefix: &str) -> String {
+    let listed = local
+        .s3
+        .list_objects_v2()
+        .bucket("labels-bkt")
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let body = local
+        .s3
+        .get_object()
+        .bucket("labels-bkt")
+        .key(&keys[0])
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}

@@ -306,12 +306,11 @@ impl Stack {
     pub fn fail_next_run(&self, key: &str, error_string: &str) {
         self.glue_local
             .store
-            .add_outcome(glue_local::RunOutcome {
-                input_s3_path: Some(format!("s3://{BUCKET}/{key}")),
-                status: "FAILED".into(),
-                error_string: Some(error_string.into()),
-                count: 1,
-            })
+            .add_outcome(glue_local::RunOutcome::import(
+                Some(format!("s3://{BUCKET}/{key}")),
+                "FAILED",
+                Some(error_string.into()),
+            ))
             .expect("a FAILED outcome");
     }
 
