@@ -3,7 +3,7 @@
 //!
 //! # Code map
 //!
-//! Two flows, kept apart, and the adapters they share:
+//! The flows, kept apart, and the adapters they share:
 //!
 //! - **One upload inside one invocation** ([`upload`]): [`intake`](upload::intake) (event →
 //!   records, key decoding) and their [`order`](upload::order) → [`route`](upload::route) (key →
@@ -20,6 +20,9 @@
 //!   object ([`s3`](aws::s3)), Glue's ML task runs and error policy ([`glue`](aws::glue)), the
 //!   object's tags ([`tags`](aws::tags)).
 //!
+//! - **The teaching loop, per transform** ([`teaching`]): its [`rounds`](teaching::rounds)
+//!   (the rounds document's model, the round rule and the stop rule, pure).
+//!
 //! At the top: [`handler`] dispatches each invocation (records, or the tick) and builds the
 //! response; [`config`], [`logging`], [`metrics`]; [`State`] holds the configuration and the SDK
 //! clients, built once; [`now`] is the one clock and [`CLOCK_SKEW`] the one allowance for
@@ -31,6 +34,7 @@ pub mod handler;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod teaching;
 pub mod upload;
 
 pub use config::{Config, ConfigError};
