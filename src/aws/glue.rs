@@ -50,25 +50,33 @@ pub async fn start_once(
         .await;
     match sent {
         Ok(out) => Ok(out.task_run_id().unwrap_or_default().to_string()),
-        Err(e) => {
-            let unclear = match &e {
-                SdkError::ServiceError(service) => service.raw().status().as_u16() >= 500,
-                SdkError::TimeoutError(_)
-                | SdkError::DispatchFailure(_)
-                | SdkError::ResponseError(_) => true,
-                _ => false,
-            };
-            let error = glue_error("StartImportLabelsTaskRun", transform_id, e);
-            Err(if unclear {
-                StartFailure::Unclear(error)
-            } else if error.is_quota_refusal() {
-                StartFailure::Busy(error)
-            } else if error.is_retryable() {
-                StartFailure::NotNow(error)
-            } else {
-                StartFailure::Refused(error)
-            })
+        Err(e) => Err(start_failure("StartImportLabelsTaskRun", transform_id, e)),
+    }
+}
+
+/// How a start sent once failed: unclear (5xx, timeout, connection lost), busy (the quota),
+/// not now (passing), or refused (lasting).
+pub fn start_failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    transform_id: &str,
+    e: SdkError<E, HttpResponse>,
+) -> StartFailure {
+    let unclear = match &e {
+        SdkError::ServiceError(service) => service.raw().status().as_u16() >= 500,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
         }
+        _ => false,
+    };
+    let error = glue_error(operation, transform_id, e);
+    if unclear {
+        StartFailure::Unclear(error)
+    } else if error.is_quota_refusal() {
+        StartFailure::Busy(error)
+    } else if error.is_retryable() {
+        StartFailure::NotNow(error)
+    } else {
+        StartFailure::Refused(error)
     }
 }
 
@@ -334,12 +342,14 @@ pub fn is_quota_refusal(code: &str, message: &str) -> bool {
 }
 
 /// Glue's error codes that a retry does not change (the errors of StartImportLabelsTaskRun,
-/// GetMLTaskRuns and GetMLTaskRun in the AWS Glue API reference).
+/// GetMLTaskRuns and GetMLTaskRun in the AWS Glue API reference, and StartMLEvaluationTaskRun's
+/// MLTransformNotReadyException: more labels change it, a retry does not).
 fn is_permanent(code: &str) -> bool {
     matches!(
         code,
         "EntityNotFoundException"
             | "InvalidInputException"
+            | "MLTransformNotReadyException"
             | "ResourceNumberLimitExceededException"
             | "AccessDeniedException"
             | "ValidationException"

@@ -1,8 +1,9 @@
 //! The AWS adapters, the only modules that name SDK types: documents kept with conditional
-//! writes ([`documents`]), Glue's ML task runs ([`glue`]), the label object ([`s3`]) and
-//! its tags ([`tags`]).
+//! writes ([`documents`]), Glue's ML task runs ([`glue`]) and its teaching-loop calls
+//! ([`findmatches`]), the label object ([`s3`]) and its tags ([`tags`]).
 
 pub mod documents;
+pub mod findmatches;
 pub mod glue;
 pub mod s3;
 pub mod tags;

@@ -3,7 +3,8 @@
 //! `cargo test --test it <module>::`, e.g. `cargo test --test it e2e_lanes::`.
 //!
 //! - Mocked: the real SDK clients answered by `aws-smithy-mocks` rules ([`mocks`]):
-//!   `critical_path`, `handler`, `ledger`, `tick`, `triggers`, and `documents` (also on moto).
+//!   `critical_path`, `findmatches`, `handler`, `ledger`, `tick`, `triggers`, and `documents`
+//!   (also on moto).
 //! - End to end: the real binaries against moto and glue-local on loopback (the
 //!   `local-stack` crate): `cli`, `e2e`, `e2e_lanes`, `e2e_ledger`, `e2e_triggers`, `startup`.
 //!   moto is one server per process, leased to one test at a time, so these tests — the
@@ -20,6 +21,7 @@ mod e2e_lanes;
 mod e2e_ledger;
 mod e2e_triggers;
 mod events;
+mod findmatches;
 mod handler;
 mod ledger;
 mod mocks;
