@@ -5,6 +5,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
+use crate::teaching::rounds::StopRule;
+use crate::teaching::TeachingLoop;
 use crate::upload::metadata::parse_bool;
 
 /// Connect timeout for every AWS call.
@@ -31,7 +33,7 @@ pub fn timeout_config() -> TimeoutConfig {
 }
 
 /// The function's settings (docs/operators/configuration.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Keys must start with it; always ends with `/`.
     pub labels_prefix: String,
@@ -59,6 +61,13 @@ pub struct Config {
     /// How many appends of one transform may run side by side (`MAX_IMPORTS_PER_TRANSFORM`,
     /// 1–3); a replace always runs alone.
     pub max_imports_per_transform: usize,
+    /// What the tick does once a round's imports are in (`TEACHING_LOOP`).
+    pub teaching_loop: TeachingLoop,
+    /// A round closes once no upload of the transform came for this long
+    /// (`LOOP_QUIET_SECONDS`): a burst of uploads makes one round.
+    pub loop_quiet: Duration,
+    /// When a round says the loop stops (`TARGET_AUPRC`, `PLATEAU_DELTA`, `PLATEAU_ROUNDS`).
+    pub stop_rule: StopRule,
 }
 
 /// A variable is set to something the function cannot use.
@@ -86,6 +95,9 @@ impl Default for Config {
             labels_bucket: None,
             start_lease: Duration::from_secs(60),
             max_imports_per_transform: 1,
+            teaching_loop: TeachingLoop::Off,
+            loop_quiet: Duration::from_secs(300),
+            stop_rule: StopRule::default(),
         }
     }
 }
@@ -166,6 +178,38 @@ impl Config {
                 parse_imports_per_transform,
                 defaults.max_imports_per_transform,
             )?,
+            teaching_loop: var(
+                lookup,
+                "TEACHING_LOOP",
+                TeachingLoop::parse,
+                defaults.teaching_loop,
+            )?,
+            loop_quiet: var(
+                lookup,
+                "LOOP_QUIET_SECONDS",
+                parse_quiet,
+                defaults.loop_quiet,
+            )?,
+            stop_rule: StopRule {
+                target_auprc: var(
+                    lookup,
+                    "TARGET_AUPRC",
+                    parse_target,
+                    defaults.stop_rule.target_auprc,
+                )?,
+                plateau_delta: var(
+                    lookup,
+                    "PLATEAU_DELTA",
+                    parse_delta,
+                    defaults.stop_rule.plateau_delta,
+                )?,
+                plateau_rounds: var(
+                    lookup,
+                    "PLATEAU_ROUNDS",
+                    parse_plateau_rounds,
+                    defaults.stop_rule.plateau_rounds,
+                )?,
+            },
         };
         let (ledger, labels) = (&config.ledger_prefix, &config.labels_prefix);
         if ledger.starts_with(labels.as_str()) || labels.starts_with(ledger.as_str()) {
@@ -264,6 +308,35 @@ fn parse_lease(value: &str) -> Result<Duration, String> {
     }
 }
 
+fn parse_quiet(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<u64>() {
+        Ok(n @ 0..=86_400) => Ok(Duration::from_secs(n)),
+        _ => Err("expected a whole number of seconds from 0 to 86400".into()),
+    }
+}
+
+/// An AUPRC to reach: above 0, at most 1.
+fn parse_target(value: &str) -> Result<Option<f64>, String> {
+    match value.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(Some(x)),
+        _ => Err("expected an AreaUnderPRCurve above 0 and at most 1, e.g. 0.95".into()),
+    }
+}
+
+fn parse_delta(value: &str) -> Result<f64, String> {
+    match value.trim().parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        _ => Err("expected an AreaUnderPRCurve gain from 0 to below 1, e.g. 0.005".into()),
+    }
+}
+
+fn parse_plateau_rounds(value: &str) -> Result<u32, String> {
+    match value.trim().parse::<u32>() {
+        Ok(n @ 0..=100) => Ok(n),
+        _ => Err("expected a whole number of rounds from 0 (no plateau rule) to 100".into()),
+    }
+}
+
 fn parse_concurrency(value: &str) -> Result<usize, String> {
     match value.trim().parse::<usize>() {
         Ok(n @ 1..=64) => Ok(n),
@@ -297,6 +370,9 @@ mod tests {
         assert_eq!(config.ledger_prefix, "glue-label-importer/");
         assert_eq!(config.labels_bucket, None);
         assert_eq!(config.start_lease, Duration::from_secs(60));
+        assert_eq!(config.teaching_loop, TeachingLoop::Off);
+        assert_eq!(config.loop_quiet, Duration::from_secs(300));
+        assert_eq!(config.stop_rule, StopRule::default());
     }
 
     #[test]
@@ -315,6 +391,11 @@ mod tests {
             ("LABELS_BUCKET", "team-labels"),
             ("START_LEASE_SECONDS", "5"),
             ("MAX_IMPORTS_PER_TRANSFORM", "3"),
+            ("TEACHING_LOOP", "Evaluate"),
+            ("LOOP_QUIET_SECONDS", "0"),
+            ("TARGET_AUPRC", "0.95"),
+            ("PLATEAU_DELTA", "0.01"),
+            ("PLATEAU_ROUNDS", "3"),
         ])
         .unwrap();
         assert_eq!(
@@ -333,6 +414,13 @@ mod tests {
                 labels_bucket: Some("team-labels".into()),
                 start_lease: Duration::from_secs(5),
                 max_imports_per_transform: 3,
+                teaching_loop: TeachingLoop::Evaluate,
+                loop_quiet: Duration::ZERO,
+                stop_rule: StopRule {
+                    target_auprc: Some(0.95),
+                    plateau_delta: 0.01,
+                    plateau_rounds: 3,
+                },
             }
         );
     }
@@ -354,6 +442,12 @@ mod tests {
             ("METRICS_NAMESPACE", "AWS/Lambda", "invalid configuration: METRICS_NAMESPACE=\"AWS/Lambda\": expected a CloudWatch namespace such as GlueLabelImporter (1-255 characters: letters, digits, . - _ / # : and spaces; not AWS/...)"),
             ("START_LEASE_SECONDS", "0", "invalid configuration: START_LEASE_SECONDS=\"0\": expected a whole number of seconds from 1 to 900"),
             ("LEDGER_PREFIX", "labels/ledger/", "invalid configuration: LEDGER_PREFIX=\"labels/ledger/\": the ledger must live outside the labels prefix \"labels/\" (and the labels prefix outside it), e.g. glue-label-importer/"),
+            ("TEACHING_LOOP", "on", "invalid configuration: TEACHING_LOOP=\"on\": expected off or evaluate"),
+            ("TEACHING_LOOP", "evaluate-and-generate", "invalid configuration: TEACHING_LOOP=\"evaluate-and-generate\": labeling-set generation is not in this version; expected off or evaluate"),
+            ("LOOP_QUIET_SECONDS", "-1", "invalid configuration: LOOP_QUIET_SECONDS=\"-1\": expected a whole number of seconds from 0 to 86400"),
+            ("TARGET_AUPRC", "1.5", "invalid configuration: TARGET_AUPRC=\"1.5\": expected an AreaUnderPRCurve above 0 and at most 1, e.g. 0.95"),
+            ("PLATEAU_DELTA", "x", "invalid configuration: PLATEAU_DELTA=\"x\": expected an AreaUnderPRCurve gain from 0 to below 1, e.g. 0.005"),
+            ("PLATEAU_ROUNDS", "101", "invalid configuration: PLATEAU_ROUNDS=\"101\": expected a whole number of rounds from 0 (no plateau rule) to 100"),
             ("LEDGER_PREFIX", "labels", "invalid configuration: LEDGER_PREFIX=\"labels/\": the ledger must live outside the labels prefix \"labels/\" (and the labels prefix outside it), e.g. glue-label-importer/"),
         ];
         for (var, value, want) in cases {

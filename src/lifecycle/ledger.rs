@@ -7,7 +7,9 @@
 //! `If-None-Match: *`, changed with `If-Match: <its ETag>`, each write raising `revision`. An
 //! upload whose import has not ended also has an empty marker at
 //! `<prefix>open/<transform-id>/<upload-id>`: the tick lists only those. Lanes live at
-//! `<prefix>lanes/<transform-id>.json` ([`crate::lifecycle::lane`]).
+//! `<prefix>lanes/<transform-id>.json` ([`crate::lifecycle::lane`]); a transform's teaching
+//! rounds at `<prefix>rounds/<transform-id>.json` ([`crate::teaching::rounds`]), with the
+//! marker `<prefix>open/<transform-id>/loop` while its loop has work left.
 
 use chrono::{DateTime, Utc};
 
@@ -17,6 +19,10 @@ use crate::lifecycle::entry::Entry;
 
 /// An entry as read or written, with the ETag that a change must name.
 pub type Stored = Versioned<Entry>;
+
+/// The marker name (in the place of an upload ID) of a transform whose teaching loop has work
+/// left: listed with the imports' markers, so an idle tick is still one List.
+pub const LOOP_MARKER: &str = "loop";
 
 /// An open import's marker, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +76,16 @@ impl<'a> Ledger<'a> {
     /// `<prefix>open/<transform-id>/<upload-id>`
     pub fn marker_key(&self, transform_id: &str, upload_id: &str) -> String {
         format!("{}open/{transform_id}/{upload_id}", self.prefix)
+    }
+
+    /// `<prefix>rounds/<transform-id>.json`: the transform's teaching rounds.
+    pub fn rounds_key(&self, transform_id: &str) -> String {
+        format!("{}rounds/{transform_id}.json", self.prefix)
+    }
+
+    /// `<prefix>open/<transform-id>/loop`: the transform's teaching loop has work left.
+    pub fn loop_marker_key(&self, transform_id: &str) -> String {
+        self.marker_key(transform_id, LOOP_MARKER)
     }
 
     /// The entry at `key`, or `None` when there is none.

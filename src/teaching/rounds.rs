@@ -47,6 +47,41 @@ pub enum RoundState {
     Failed,
 }
 
+/// A loop task run of a round (its evaluation): the start is **marked** before it is sent, sent
+/// once, and its task run ID recorded, as imports are. Marked without a task run ID: a start
+/// in flight (or one whose process died: the mark's lease tells). Neither: a start deferred
+/// (Glue's quota), tried again at a later tick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LoopRun {
+    pub task_run_id: Option<String>,
+    pub marked_at: Option<DateTime<Utc>>,
+    /// Who marked it (one token per attempt): a writer recognises its own mark.
+    pub marked_by: Option<String>,
+    pub attempts: u32,
+    /// Glue's status word, once started.
+    pub status: Option<String>,
+    pub started_on: Option<DateTime<Utc>>,
+    pub completed_on: Option<DateTime<Utc>>,
+    /// Why the last attempt did not start it.
+    pub last_error: Option<String>,
+}
+
+impl LoopRun {
+    /// Marked by `token` at `now`: the next attempt.
+    pub fn mark(&mut self, token: &str, now: DateTime<Utc>) {
+        self.marked_at = Some(now);
+        self.marked_by = Some(token.to_string());
+        self.attempts += 1;
+    }
+
+    /// Not started, and free to be (never marked, deferred, or a mark older than `lease`).
+    pub fn startable(&self, lease: Duration, now: DateTime<Utc>) -> bool {
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        self.task_run_id.is_none() && self.marked_at.is_none_or(|at| now - at >= lease)
+    }
+}
+
 /// The FindMatches parameters a round was measured with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -200,6 +235,8 @@ pub struct Round {
     pub imports: Vec<CoveredImport>,
     /// When the round was closed.
     pub opened_at: DateTime<Utc>,
+    /// Its evaluation (none for a NOT_READY round).
+    pub evaluation: Option<LoopRun>,
     pub label_count: Option<i64>,
     pub parameters: Option<Parameters>,
     pub metrics: Option<Metrics>,
@@ -304,6 +341,7 @@ impl Rounds {
             state: RoundState::Evaluating,
             imports: std::mem::take(&mut self.pending),
             opened_at: now,
+            evaluation: Some(LoopRun::default()),
             label_count: None,
             parameters: None,
             metrics: None,
@@ -314,8 +352,44 @@ impl Rounds {
         number
     }
 
+    pub fn round(&self, number: u32) -> Option<&Round> {
+        self.rounds.iter().find(|r| r.number == number)
+    }
+
     pub fn round_mut(&mut self, number: u32) -> Option<&mut Round> {
         self.rounds.iter_mut().find(|r| r.number == number)
+    }
+
+    /// Round `number`'s evaluation, while the round is being evaluated.
+    pub fn evaluation_mut(&mut self, number: u32) -> Option<&mut LoopRun> {
+        self.round_mut(number)
+            .filter(|r| r.state == RoundState::Evaluating)
+            .and_then(|r| r.evaluation.as_mut())
+    }
+
+    /// Records a round that was not evaluated because the transform was `NOT_READY`.
+    pub fn record_not_ready(&mut self, number: u32, label_count: i64) {
+        if let Some(round) = self.round_mut(number) {
+            round.state = RoundState::NotReady;
+            round.label_count = Some(label_count);
+            round.evaluation = None;
+        }
+    }
+
+    /// Records a round whose evaluation ended FAILED, STOPPED or TIMEOUT (or was refused).
+    pub fn record_failed(&mut self, number: u32, status: &str, error_string: Option<String>) {
+        if let Some(round) = self.round_mut(number) {
+            round.state = RoundState::Failed;
+            round.error_string = error_string;
+            if let Some(run) = round.evaluation.as_mut() {
+                run.status = Some(status.to_string());
+            }
+        }
+    }
+
+    /// Nothing of the loop is left to do for now: no imports wait, no round is evaluated.
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.evaluating().is_none()
     }
 
     /// Records a round's evaluation that SUCCEEDED: its figures, the change from the

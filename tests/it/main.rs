@@ -6,7 +6,8 @@
 //!   `critical_path`, `findmatches`, `handler`, `ledger`, `tick`, `triggers`, and `documents`
 //!   (also on moto).
 //! - End to end: the real binaries against moto and glue-local on loopback (the
-//!   `local-stack` crate): `cli`, `e2e`, `e2e_lanes`, `e2e_ledger`, `e2e_triggers`, `startup`.
+//!   `local-stack` crate): `cli`, `e2e`, `e2e_lanes`, `e2e_ledger`, `e2e_loop`, `e2e_triggers`,
+//!   `startup`.
 //!   moto is one server per process, leased to one test at a time, so these tests — the
 //!   50-round races among them — run one after another.
 //! - Files: `events` (the sample events), `template` (template.yaml), `docs` (the docs agree
@@ -19,6 +20,7 @@ mod documents;
 mod e2e;
 mod e2e_lanes;
 mod e2e_ledger;
+mod e2e_loop;
 mod e2e_triggers;
 mod events;
 mod findmatches;

@@ -107,10 +107,8 @@ pub(super) async fn follow_run(
     }
     report::log_end(entry);
     let seconds = entry.upload_to_end_seconds();
-    (
-        Standing::Gone,
-        Finding::Finished(Progress::of(entry), seconds),
-    )
+    let finding = Finding::Finished(Progress::of(entry), seconds);
+    (Standing::Ended(Box::new(stored.value)), finding)
 }
 
 /// Records the run's new state with compare-and-set; a lost write leaves the import to the

@@ -7,6 +7,9 @@
 //!   call when none open)  ≤ MAX_CONCURRENCY at a time                     close ended markers,
 //!                                                                         start the turns
 //!                                                                         ≤ MAX_CONCURRENCY
+//!                                                                             │
+//!   TEACHING_LOOP on: per transform with a loop marker (or imports just ended) ◄┘
+//!   the teaching loop's step (crate::teaching::follow)
 //! ```
 //!
 //! S3 or Glue failing leaves each entry, lane and marker as it was for the next tick.
@@ -23,11 +26,12 @@ use futures_util::{stream, StreamExt};
 use tracing::{error, info, warn};
 
 pub use self::report::{Progress, TickReport};
-use crate::lifecycle::entry::ImportState;
+use crate::lifecycle::entry::{Entry, ImportState};
 use crate::lifecycle::lane::{self, Lane, OpenImports};
 use crate::lifecycle::ledger::{self, Ledger, Marker, Stored};
 use crate::lifecycle::start::{self, Attempt, Basis};
 use crate::metrics::Metrics;
+use crate::teaching::follow as teaching;
 use crate::upload::outcome::ImportError;
 use crate::State;
 
@@ -45,8 +49,9 @@ pub(super) enum Finding {
 pub(super) enum Standing {
     /// Not ended: the entry as it is now.
     Open(Box<Stored>),
-    /// Ended (or a marker without an entry, old enough to drop): its place goes, then its
-    /// marker.
+    /// Ended: its place goes, then its marker (after the teaching loop noted it).
+    Ended(Box<Entry>),
+    /// A marker without an entry, old enough to drop: its place goes, then its marker.
     Gone,
     /// Unknown this time (unreadable, or a marker younger than the lease): left as it is.
     Unknown,
@@ -62,9 +67,14 @@ struct Visited {
 /// What one transform's lane came to.
 #[derive(Default)]
 struct LaneResult {
+    transform_id: String,
     findings: Vec<Finding>,
     /// Upload times of the uploads still waiting.
     waiting: Vec<DateTime<Utc>>,
+    /// An import of the transform is still waiting or running (or could not be read).
+    importing: bool,
+    /// The teaching loop noted ended imports of it this tick.
+    noted: bool,
 }
 
 /// Runs one tick: the open markers (one List), every open import visited, then every
@@ -84,6 +94,9 @@ pub async fn run(state: &State, metrics: &mut Metrics) -> TickReport {
             return report;
         }
     };
+    let (loop_markers, markers): (Vec<Marker>, Vec<Marker>) = markers
+        .into_iter()
+        .partition(|m| m.upload_id == ledger::LOOP_MARKER);
     report.open = markers.len();
     let max = state.config.max_concurrency;
     let visited: Vec<Visited> = stream::iter(markers)
@@ -101,8 +114,39 @@ pub async fn run(state: &State, metrics: &mut Metrics) -> TickReport {
         .buffer_unordered(max)
         .collect()
         .await;
+    if state.config.teaching_loop.is_on() {
+        teach(state, &ledger, &loop_markers, &lanes, &mut report).await;
+    }
     summarize(&mut report, metrics, lanes);
     report
+}
+
+/// The teaching loop's step for every transform with a loop marker or imports noted this tick.
+async fn teach(
+    state: &State,
+    ledger: &Ledger<'_>,
+    loop_markers: &[Marker],
+    lanes: &[LaneResult],
+    report: &mut TickReport,
+) {
+    let mut transforms: BTreeMap<&str, bool> = loop_markers
+        .iter()
+        .map(|m| (m.transform_id.as_str(), false))
+        .collect();
+    for lane in lanes {
+        if lane.noted || transforms.contains_key(lane.transform_id.as_str()) {
+            transforms.insert(&lane.transform_id, lane.importing);
+        }
+    }
+    let steps: Vec<teaching::LoopResult> = stream::iter(transforms)
+        .map(|(transform_id, importing)| teaching::step(state, ledger, transform_id, importing))
+        .buffer_unordered(state.config.max_concurrency)
+        .collect()
+        .await;
+    for step in steps {
+        report.rounds.extend(step.rounds);
+        report.errors.extend(step.errors);
+    }
 }
 
 fn summarize(report: &mut TickReport, metrics: &mut Metrics, lanes: Vec<LaneResult>) {
@@ -153,7 +197,11 @@ async fn follow_lane(
 ) -> LaneResult {
     let mut imports = OpenImports::default();
     let mut to_close = Vec::new();
-    let mut result = LaneResult::default();
+    let mut ended: Vec<Entry> = Vec::new();
+    let mut result = LaneResult {
+        transform_id: transform_id.clone(),
+        ..LaneResult::default()
+    };
     for Visited {
         marker,
         standing,
@@ -161,12 +209,21 @@ async fn follow_lane(
     } in visited
     {
         match standing {
-            Standing::Open(stored) => imports.open.push((marker.upload_id.clone(), *stored)),
+            Standing::Open(stored) => {
+                result.importing = true;
+                imports.open.push((marker.upload_id.clone(), *stored));
+            }
+            Standing::Ended(entry) => {
+                imports.gone.insert(marker.upload_id.clone());
+                ended.push(*entry);
+                to_close.push(marker);
+            }
             Standing::Gone => {
                 imports.gone.insert(marker.upload_id.clone());
                 to_close.push(marker);
             }
             Standing::Unknown => {
+                result.importing = true;
                 imports.unknown.insert(marker.upload_id.clone());
             }
         }
@@ -191,6 +248,20 @@ async fn follow_lane(
             return result;
         }
     };
+    if state.config.teaching_loop.is_on() && !ended.is_empty() {
+        match teaching::note_ended(ledger, &transform_id, &ended).await {
+            Ok(()) => result.noted = true,
+            Err(e) => {
+                // The ended imports' markers stay, so the next tick notes them again.
+                error!(
+                    transform_id,
+                    "tick: the teaching loop did not note the ended imports: {e}"
+                );
+                result.findings.push(Finding::Error(e.to_string()));
+                to_close.clear();
+            }
+        }
+    }
     for marker in &to_close {
         result.findings.push(close(ledger, marker).await);
     }
@@ -249,7 +320,8 @@ async fn visit_entry(state: &State, ledger: &Ledger<'_>, marker: &Marker) -> (St
     };
     let entry = &stored.value;
     if entry.state.is_final() {
-        return (Standing::Gone, Finding::Nothing);
+        // Its marker is left from a tick that stopped short: the loop notes it again (once).
+        return (Standing::Ended(Box::new(stored.value)), Finding::Nothing);
     }
     if entry.state == ImportState::Queued {
         return (Standing::Open(Box::new(stored)), Finding::Nothing); // its lane decides

@@ -21,6 +21,9 @@ pub struct TickReport {
     pub queued: usize,
     /// How long the oldest of them has waited since its upload, in seconds (0 when none).
     pub oldest_queued_seconds: f64,
+    /// Rounds of the teaching loop recorded this tick (TEACHING_LOOP on).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<crate::teaching::follow::RoundProgress>,
     /// Problems that left an entry as it was (each also logged).
     pub errors: Vec<String>,
 }

@@ -1,0 +1,527 @@
+//! The tick's per-transform loop step: note the imports that ended, open a round when one is
+//! due and start its evaluation exactly once, follow the evaluation to its end and record the
+//! round.
+//!
+//! ```text
+//!  ended imports ──► note (rounds document; loop marker open/<tfm>/loop)
+//!  loop marker ──► round being evaluated? ── task run ──► GetMLTaskRun ─► ended: record round
+//!       │                                  └ not started (deferred, or a mark past its lease)
+//!       │                                      ──► Glue's history since the mark, else start
+//!       └──► round due? ──► GetMLTransform ── NOT_READY: record the round, no evaluation
+//!                                           └ READY: open round + mark (one write) ─► send once
+//! ```
+//!
+//! Every change goes through the compare-and-set seam; of concurrent ticks, the one whose mark
+//! was written sends the start. A transform with nothing to do costs no call: without its loop
+//! marker the tick never reads its rounds document.
+
+use serde::Serialize;
+use tracing::{error, info, warn};
+
+use crate::aws::documents::{LedgerError, Updated};
+use crate::aws::findmatches::{self, LoopTask, Reading};
+use crate::aws::glue::{self, StartFailure};
+use crate::lifecycle::entry::{Entry, ImportState};
+use crate::lifecycle::ledger::Ledger;
+use crate::teaching::rounds::{CoveredImport, Round, RoundState, Rounds, Stop};
+use crate::upload::outcome::ImportError;
+use crate::State;
+
+/// What the loop did for a transform in one tick, for the tick's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoundProgress {
+    pub transform_id: String,
+    pub round: u32,
+    pub series: u32,
+    pub state: RoundState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_count: Option<i64>,
+    #[serde(rename = "areaUnderPRCurve", skip_serializing_if = "Option::is_none")]
+    pub area_under_pr_curve: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_string: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+impl RoundProgress {
+    fn of(transform_id: &str, round: &Round) -> RoundProgress {
+        RoundProgress {
+            transform_id: transform_id.to_string(),
+            round: round.number,
+            series: round.series,
+            state: round.state,
+            task_run_id: round
+                .evaluation
+                .as_ref()
+                .and_then(|r| r.task_run_id.clone()),
+            label_count: round.label_count,
+            area_under_pr_curve: round.metrics.as_ref().and_then(|m| m.area_under_pr_curve),
+            error_string: round.error_string.clone(),
+            stopped: round.stopped.as_ref().map(Stop::to_string),
+        }
+    }
+}
+
+/// One transform's loop step in a tick: what changed, or why nothing could.
+#[derive(Debug, Default)]
+pub struct LoopResult {
+    pub rounds: Vec<RoundProgress>,
+    pub errors: Vec<String>,
+}
+
+/// Notes the transform's imports that ended (SUCCEEDED ones wait for the next round; every
+/// upload restarts the quiet period) and opens the transform's loop marker. Nothing is written
+/// when every one was noted before. An error leaves the imports' markers for the next tick.
+pub async fn note_ended(
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    ended: &[Entry],
+) -> Result<(), LedgerError> {
+    let key = ledger.rounds_key(transform_id);
+    let updated = ledger
+        .documents()
+        .update(
+            &key,
+            || Some(Rounds::new(transform_id)),
+            |rounds: &mut Rounds| {
+                for entry in ended {
+                    match (&entry.task_run_id, entry.state) {
+                        (Some(task_run_id), ImportState::Succeeded) => rounds.note_import(
+                            CoveredImport {
+                                key: entry.key.clone(),
+                                task_run_id: task_run_id.clone(),
+                                replace_all_labels: entry.replace_all_labels,
+                                completed_on: entry.completed_on,
+                            },
+                            entry.uploaded_at,
+                        ),
+                        _ => rounds.note_upload(entry.uploaded_at),
+                    }
+                }
+            },
+        )
+        .await?;
+    if let Some(rounds) = updated.into_versioned() {
+        if !rounds.value.pending.is_empty() {
+            ledger
+                .documents()
+                .create_empty(&ledger.loop_marker_key(transform_id))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The loop step of a transform with a loop marker; `importing`: an import of it is waiting
+/// or running.
+pub async fn step(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    importing: bool,
+) -> LoopResult {
+    let mut result = LoopResult::default();
+    if let Err(e) = try_step(state, ledger, transform_id, importing, &mut result).await {
+        error!(transform_id, "teaching loop: {e}");
+        result.errors.push(e.to_string());
+    }
+    result
+}
+
+/// Why a loop step stopped short; the next tick tries again.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Glue(#[from] ImportError),
+}
+
+async fn try_step(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    importing: bool,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let key = ledger.rounds_key(transform_id);
+    let Some(held) = ledger.documents().get::<Rounds>(&key).await? else {
+        ledger.close(&ledger.loop_marker_key(transform_id)).await?;
+        return Ok(());
+    };
+    let rounds = held.value;
+    let config = &state.config;
+    let now = crate::now();
+    if let Some(round) = rounds.evaluating().cloned() {
+        let run = round.evaluation.clone().unwrap_or_default();
+        match &run.task_run_id {
+            Some(task_run_id) => {
+                follow_evaluation(state, ledger, transform_id, &round, task_run_id, result).await?
+            }
+            None if run.startable(config.start_lease, now) => {
+                // A mark past its lease may have started a run: Glue's history says.
+                let since = run.marked_at.map(|at| at - crate::CLOCK_SKEW);
+                let found = match since {
+                    Some(since) => {
+                        findmatches::run_since(state, transform_id, &LoopTask::Evaluation, since)
+                            .await?
+                    }
+                    None => None,
+                };
+                match found {
+                    Some(task_run_id) => {
+                        record_started(ledger, transform_id, round.number, None, &task_run_id)
+                            .await?;
+                    }
+                    None => {
+                        start_evaluation(state, ledger, transform_id, round.number, result).await?
+                    }
+                }
+            }
+            None => {} // another process is sending it
+        }
+    } else if rounds.round_due(importing, now, config.loop_quiet) {
+        open_round(state, ledger, transform_id, result).await?;
+    }
+    // The marker goes once nothing is left to do (read again: this step may have changed it).
+    if let Some(now_held) = ledger.documents().get::<Rounds>(&key).await? {
+        if now_held.value.is_idle() {
+            ledger.close(&ledger.loop_marker_key(transform_id)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens the due round: NOT_READY is recorded as such; READY opens it with this process's mark
+/// (one compare-and-set: of concurrent ticks, one opens it) and sends the evaluation.
+async fn open_round(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let reading = findmatches::read_transform(state, transform_id).await?;
+    let key = ledger.rounds_key(transform_id);
+    let (quiet, now) = (state.config.loop_quiet, crate::now());
+    let token = crate::unique_token();
+    let mut opened = None;
+    let updated = ledger
+        .documents()
+        .update(
+            &key,
+            || None,
+            |rounds: &mut Rounds| {
+                opened = None;
+                if !rounds.round_due(false, now, quiet) {
+                    return;
+                }
+                let number = rounds.open_round(now);
+                if reading.is_ready() {
+                    if let Some(run) = rounds.evaluation_mut(number) {
+                        run.mark(&token, now);
+                    }
+                } else {
+                    rounds.record_not_ready(number, reading.label_count);
+                }
+                opened = Some(number);
+            },
+        )
+        .await?;
+    let (Some(number), Updated::Written(written)) = (opened, updated) else {
+        return Ok(()); // another tick opened it
+    };
+    let Some(round) = written.value.round(number) else {
+        return Ok(());
+    };
+    if round.state == RoundState::NotReady {
+        warn!(
+            transform_id,
+            round = number,
+            label_count = reading.label_count,
+            status = reading.status,
+            "round not evaluated: the transform is not READY (label more sets; the next round evaluates it once it is)"
+        );
+        result.rounds.push(RoundProgress::of(transform_id, round));
+        return Ok(());
+    }
+    send_evaluation(
+        state,
+        ledger,
+        transform_id,
+        number,
+        &token,
+        &reading,
+        result,
+    )
+    .await
+}
+
+/// Marks a deferred (or abandoned) evaluation with this process's token and sends it.
+async fn start_evaluation(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    number: u32,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let key = ledger.rounds_key(transform_id);
+    let (lease, now) = (state.config.start_lease, crate::now());
+    let token = crate::unique_token();
+    let updated = ledger
+        .documents()
+        .update(
+            &key,
+            || None,
+            |rounds: &mut Rounds| {
+                if let Some(run) = rounds.evaluation_mut(number) {
+                    if run.startable(lease, now) {
+                        run.mark(&token, now);
+                    }
+                }
+            },
+        )
+        .await?;
+    let mine = matches!(&updated, Updated::Written(w) if w.value.rounds.iter().any(|r| r.number == number
+        && r.evaluation.as_ref().and_then(|e| e.marked_by.as_deref()) == Some(token.as_str())));
+    if !mine {
+        return Ok(());
+    }
+    let reading = findmatches::read_transform(state, transform_id).await?;
+    send_evaluation(
+        state,
+        ledger,
+        transform_id,
+        number,
+        &token,
+        &reading,
+        result,
+    )
+    .await
+}
+
+/// Sends the marked evaluation once and records what came of it.
+async fn send_evaluation(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    number: u32,
+    token: &str,
+    reading: &Reading,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let key = ledger.rounds_key(transform_id);
+    let sent = findmatches::start_once(state, transform_id, &LoopTask::Evaluation).await;
+    let mine = |rounds: &mut Rounds| -> bool {
+        rounds
+            .evaluation_mut(number)
+            .is_some_and(|run| run.task_run_id.is_none() && run.marked_by.as_deref() == Some(token))
+    };
+    match sent {
+        Ok(task_run_id) => {
+            info!(
+                transform_id,
+                round = number,
+                task_run_id,
+                "evaluation started"
+            );
+            record_started(ledger, transform_id, number, Some(token), &task_run_id).await?;
+        }
+        Err(StartFailure::Busy(e) | StartFailure::NotNow(e)) => {
+            warn!(
+                transform_id,
+                round = number,
+                "evaluation deferred to a later tick: {e}"
+            );
+            ledger
+                .documents()
+                .update(
+                    &key,
+                    || None,
+                    |rounds: &mut Rounds| {
+                        if mine(rounds) {
+                            if let Some(run) = rounds.evaluation_mut(number) {
+                                run.marked_at = None;
+                                run.marked_by = None;
+                                run.last_error = Some(e.to_string());
+                            }
+                        }
+                    },
+                )
+                .await?;
+        }
+        Err(StartFailure::Refused(e)) => {
+            let not_ready = findmatches::is_not_ready(&e);
+            let written = ledger
+                .documents()
+                .update(
+                    &key,
+                    || None,
+                    |rounds: &mut Rounds| {
+                        if mine(rounds) {
+                            if not_ready {
+                                rounds.record_not_ready(number, reading.label_count);
+                            } else {
+                                rounds.record_failed(number, "REFUSED", Some(e.to_string()));
+                            }
+                        }
+                    },
+                )
+                .await?;
+            if not_ready {
+                warn!(transform_id, round = number, "round not evaluated: {e}");
+            } else {
+                error!(
+                    transform_id,
+                    round = number,
+                    "Glue refused the round's evaluation: {e}"
+                );
+            }
+            if let Some(round) = written
+                .into_versioned()
+                .and_then(|w| w.value.round(number).cloned())
+            {
+                result.rounds.push(RoundProgress::of(transform_id, &round));
+            }
+        }
+        Err(StartFailure::Unclear(e)) => {
+            // The mark stays: once its lease has passed, Glue's history settles it.
+            warn!(
+                transform_id,
+                round = number,
+                "the evaluation's start got no clear answer ({e}); Glue's history settles it at a later tick"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Records the task run of round `number`'s evaluation (when `token` is given, only on its own
+/// mark).
+async fn record_started(
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    number: u32,
+    token: Option<&str>,
+    task_run_id: &str,
+) -> Result<(), StepError> {
+    let key = ledger.rounds_key(transform_id);
+    ledger
+        .documents()
+        .update(
+            &key,
+            || None,
+            |rounds: &mut Rounds| {
+                if let Some(run) = rounds.evaluation_mut(number) {
+                    let ours = token.is_none_or(|t| run.marked_by.as_deref() == Some(t));
+                    if run.task_run_id.is_none() && ours {
+                        run.task_run_id = Some(task_run_id.to_string());
+                        run.status = Some("STARTING".into());
+                        run.last_error = None;
+                    }
+                }
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Asks Glue about the round's evaluation; once it ended, records the round (SUCCEEDED: with
+/// the transform's metrics, which Glue keeps only until the next evaluation).
+async fn follow_evaluation(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    round: &Round,
+    task_run_id: &str,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let run = glue::task_run(state, transform_id, task_run_id).await?;
+    let ended = matches!(
+        run.status.as_str(),
+        "SUCCEEDED" | "FAILED" | "STOPPED" | "TIMEOUT"
+    );
+    if !ended {
+        return Ok(());
+    }
+    let reading = if run.status == "SUCCEEDED" {
+        Some(findmatches::read_transform(state, transform_id).await?)
+    } else {
+        None
+    };
+    let key = ledger.rounds_key(transform_id);
+    let number = round.number;
+    let rule = &state.config.stop_rule;
+    let updated = ledger
+        .documents()
+        .update(
+            &key,
+            || None,
+            |rounds: &mut Rounds| {
+                let still = rounds
+                    .evaluation_mut(number)
+                    .is_some_and(|r| r.task_run_id.as_deref() == Some(task_run_id));
+                if !still {
+                    return;
+                }
+                if let Some(r) = rounds.evaluation_mut(number) {
+                    r.status = Some(run.status.clone());
+                    r.started_on = run.started_on;
+                    r.completed_on = run.completed_on;
+                }
+                match &reading {
+                    Some(reading) => rounds.record_evaluated(
+                        number,
+                        Some(reading.label_count),
+                        reading.parameters.clone(),
+                        reading.metrics.clone().unwrap_or_default(),
+                        rule,
+                    ),
+                    None => rounds.record_failed(number, &run.status, run.error_string.clone()),
+                }
+            },
+        )
+        .await?;
+    let Updated::Written(written) = updated else {
+        return Ok(()); // another tick recorded it
+    };
+    let Some(round) = written.value.round(number) else {
+        return Ok(());
+    };
+    log_round(transform_id, round, task_run_id);
+    result.rounds.push(RoundProgress::of(transform_id, round));
+    Ok(())
+}
+
+/// One line per recorded round: its figures and the change, or Glue's ErrorString verbatim.
+fn log_round(transform_id: &str, round: &Round, task_run_id: &str) {
+    let m = round.metrics.clone().unwrap_or_default();
+    let change = round.change.clone().unwrap_or_default();
+    match round.state {
+        RoundState::Evaluated => info!(
+            transform_id,
+            round = round.number,
+            series = round.series,
+            task_run_id,
+            label_count = round.label_count,
+            area_under_pr_curve = m.area_under_pr_curve,
+            precision = m.precision,
+            recall = m.recall,
+            f1 = m.f1,
+            change_area_under_pr_curve = change.area_under_pr_curve,
+            stopped = round.stopped.as_ref().map(Stop::to_string),
+            "round evaluated"
+        ),
+        _ => error!(
+            transform_id,
+            round = round.number,
+            task_run_id,
+            status = round.evaluation.as_ref().and_then(|r| r.status.clone()),
+            error_string = round.error_string,
+            "round's evaluation did not succeed: it is not started again by itself; the next import makes a new round"
+        ),
+    }
+}

@@ -1,0 +1,316 @@
+//! End to end, the teaching loop (TEACHING_LOOP=evaluate): the real Lambda binary's ticks
+//! against moto and glue-local's FindMatches model — one evaluation per round, NOT_READY, a
+//! recorded round with every metric, a FAILED evaluation, the loop off, the idle tick, and
+//! concurrent ticks starting one evaluation per round.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use glue_local::Settings;
+use local_stack::{response, tick_event, Stack, BUCKET, SAMPLE, SAMPLE_ROWS};
+use serde_json::{json, Value};
+
+const TFM: &str = "tfm-00000000000000000000000000000000000000aa";
+const LOOP_ON: [(&str, &str); 2] = [("TEACHING_LOOP", "evaluate"), ("LOOP_QUIET_SECONDS", "0")];
+
+fn calls(stack: &Stack, operation: &str) -> u64 {
+    stack
+        .glue_local
+        .store
+        .calls()
+        .get(operation)
+        .copied()
+        .unwrap_or(0)
+}
+
+fn quick(ready_label_count: i64) -> Settings {
+    Settings {
+        ready_label_count,
+        task_run_duration: Duration::from_millis(150),
+        evaluation_run_duration: Duration::from_millis(150),
+        ..Settings::default()
+    }
+}
+
+/// The transform's rounds document, if any.
+async fn rounds(stack: &Stack, transform: &str) -> Option<Value> {
+    let object = stack
+        .s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(format!("glue-label-importer/rounds/{transform}.json"))
+        .send()
+        .await
+        .ok()?;
+    let bytes = object.body.collect().await.ok()?.into_bytes();
+    serde_json::from_slice(&bytes).ok()
+}
+
+async fn loop_marker(stack: &Stack, transform: &str) -> bool {
+    stack
+        .s3
+        .head_object()
+        .bucket(BUCKET)
+        .key(format!("glue-label-importer/open/{transform}/loop"))
+        .send()
+        .await
+        .is_ok()
+}
+
+/// Uploads the sample as an append to `transform` under each name and delivers its event.
+async fn upload(stack: &Stack, transform: &str, names: &[&str]) {
+    for name in names {
+        let file = stack
+            .upload(&format!("labels/{transform}/{name}.csv"), SAMPLE, &[], None)
+            .await;
+        response(stack.invoke(&[&file]).await);
+    }
+}
+
+/// Ticks until round `number` of `transform` is recorded in a final state; every tick's reply.
+async fn tick_until_round(stack: &Stack, transform: &str, number: usize) -> (Value, Vec<Value>) {
+    let mut ticks = Vec::new();
+    for _ in 0..200 {
+        ticks.push(stack.tick().await);
+        if let Some(doc) = rounds(stack, transform).await {
+            let state = &doc["rounds"][number - 1]["state"];
+            if state.is_string() && state != "EVALUATING" {
+                return (doc, ticks);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{transform}: round {number} not recorded: {ticks:?}")
+}
+
+#[tokio::test]
+async fn a_burst_of_uploads_makes_one_round_evaluated_once_with_every_metric() {
+    let stack = Stack::start_with(quick(SAMPLE_ROWS.into()), &LOOP_ON).await;
+    stack.transform(TFM).await;
+    upload(&stack, TFM, &["a", "b", "c"]).await;
+    let (doc, ticks) = tick_until_round(&stack, TFM, 1).await;
+    assert_eq!(calls(&stack, "StartMLEvaluationTaskRun"), 1, "{ticks:?}");
+    let round = &doc["rounds"][0];
+    assert_eq!(doc["rounds"].as_array().map(Vec::len), Some(1), "{doc:#}");
+    assert_eq!(doc["pending"], json!([]));
+    assert_eq!(
+        (&round["number"], &round["series"], &round["state"]),
+        (&json!(1), &json!(1), &json!("EVALUATED"))
+    );
+    let keys: Vec<&str> = round["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap())
+        .collect();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            format!("labels/{TFM}/a.csv"),
+            format!("labels/{TFM}/b.csv"),
+            format!("labels/{TFM}/c.csv")
+        ]
+    );
+    let labels = 3 * i64::from(SAMPLE_ROWS);
+    assert_eq!(round["labelCount"], labels);
+    // glue-local's documented model for these labels (synthetic table, no primary key set).
+    let columns = ["id", "name", "city"].map(String::from);
+    let want = glue_local::findmatches::metrics(labels, None, &columns, None);
+    let metrics = &round["metrics"];
+    for (ours, glue) in [
+        ("areaUnderPRCurve", "AreaUnderPRCurve"),
+        ("precision", "Precision"),
+        ("recall", "Recall"),
+        ("f1", "F1"),
+    ] {
+        assert_eq!(metrics[ours], want[glue], "{ours}");
+    }
+    assert_eq!(
+        metrics["confusionMatrix"]["numTruePositives"],
+        want["ConfusionMatrix"]["NumTruePositives"]
+    );
+    assert_eq!(
+        metrics["columnImportances"][0],
+        json!({"columnName": "id", "importance": 0.5})
+    );
+    assert_eq!(round["change"], Value::Null, "the series' first round");
+    assert_eq!(round["evaluation"]["status"], "SUCCEEDED");
+    let evaluations = stack
+        .glue
+        .get_ml_task_runs()
+        .transform_id(TFM)
+        .filter(
+            aws_sdk_glue::types::TaskRunFilterCriteria::builder()
+                .task_run_type(aws_sdk_glue::types::TaskType::Evaluation)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        round["evaluation"]["taskRunId"].as_str(),
+        evaluations.task_runs()[0].task_run_id()
+    );
+    let reported: Vec<&Value> = ticks
+        .iter()
+        .flat_map(|t| t["tick"]["rounds"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(reported.len(), 1, "{ticks:?}");
+    assert_eq!(reported[0]["state"], "EVALUATED");
+    assert!(stack.logs().contains("round evaluated"), "{}", stack.logs());
+
+    // Done: the loop marker is gone, and an idle tick asks Glue nothing.
+    assert!(!loop_marker(&stack, TFM).await);
+    let before = stack.glue_local.store.calls();
+    let idle = stack.tick().await;
+    assert_eq!(idle["tick"]["open"], 0);
+    assert_eq!(idle["tick"].get("rounds"), None);
+    assert_eq!(stack.glue_local.store.calls(), before);
+
+    // The next upload makes round 2, measured against round 1.
+    upload(&stack, TFM, &["d"]).await;
+    let (doc, _) = tick_until_round(&stack, TFM, 2).await;
+    let second = &doc["rounds"][1];
+    assert_eq!(second["state"], "EVALUATED");
+    assert_eq!(second["change"]["fromRound"], 1);
+    assert_eq!(second["change"]["labelCount"], i64::from(SAMPLE_ROWS));
+    assert!(second["change"]["areaUnderPRCurve"].as_f64().unwrap() > 0.0);
+    assert_eq!(calls(&stack, "StartMLEvaluationTaskRun"), 2);
+}
+
+#[tokio::test]
+async fn a_transform_not_ready_gets_its_round_recorded_and_no_evaluation() {
+    let stack = Stack::start_with(quick(100), &LOOP_ON).await;
+    stack.transform(TFM).await;
+    upload(&stack, TFM, &["a"]).await;
+    let (doc, _) = tick_until_round(&stack, TFM, 1).await;
+    let round = &doc["rounds"][0];
+    assert_eq!(
+        (&round["state"], &round["labelCount"], &round["evaluation"]),
+        (&json!("NOT_READY"), &json!(SAMPLE_ROWS), &Value::Null)
+    );
+    assert_eq!(calls(&stack, "StartMLEvaluationTaskRun"), 0);
+    assert_eq!(calls(&stack, "GetMLTransform"), 1);
+    assert!(!loop_marker(&stack, TFM).await);
+    assert!(
+        stack
+            .logs()
+            .contains("round not evaluated: the transform is not READY"),
+        "{}",
+        stack.logs()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_evaluation_is_recorded_with_glues_error_and_not_started_again() {
+    let stack = Stack::start_with(quick(SAMPLE_ROWS.into()), &LOOP_ON).await;
+    stack.transform(TFM).await;
+    stack
+        .glue_local
+        .store
+        .add_outcome(glue_local::RunOutcome {
+            task_type: "EVALUATION".into(),
+            transform_id: Some(TFM.into()),
+            input_s3_path: None,
+            output_s3_path: None,
+            status: "FAILED".into(),
+            error_string: Some("Dependency failure.".into()),
+            metrics: None,
+            count: 1,
+        })
+        .unwrap();
+    upload(&stack, TFM, &["a"]).await;
+    let (doc, _) = tick_until_round(&stack, TFM, 1).await;
+    let round = &doc["rounds"][0];
+    assert_eq!(
+        (
+            &round["state"],
+            &round["errorString"],
+            &round["evaluation"]["status"]
+        ),
+        (
+            &json!("FAILED"),
+            &json!("Dependency failure."),
+            &json!("FAILED")
+        )
+    );
+    for _ in 0..3 {
+        stack.tick().await;
+    }
+    assert_eq!(calls(&stack, "StartMLEvaluationTaskRun"), 1);
+    assert!(stack.logs().contains("Dependency failure."));
+    upload(&stack, TFM, &["b"]).await;
+    let (doc, _) = tick_until_round(&stack, TFM, 2).await;
+    assert_eq!(doc["rounds"][1]["state"], "EVALUATED");
+}
+
+#[tokio::test]
+async fn with_the_loop_off_a_tick_makes_no_loop_call() {
+    let stack = Stack::start_with(quick(SAMPLE_ROWS.into()), &[]).await;
+    stack.transform(TFM).await;
+    upload(&stack, TFM, &["a"]).await;
+    for _ in 0..20 {
+        let tick = stack.tick().await;
+        if tick["tick"]["open"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(calls(&stack, "GetMLTransform"), 0);
+    assert_eq!(calls(&stack, "StartMLEvaluationTaskRun"), 0);
+    assert_eq!(rounds(&stack, TFM).await, None);
+    assert_eq!(
+        stack.label_count(TFM).await,
+        SAMPLE_ROWS,
+        "the import ended"
+    );
+}
+
+/// Three ticks at once, in three function instances, meet each due round: one evaluation
+/// starts per round, 50 rounds in a row.
+#[tokio::test]
+async fn concurrent_ticks_start_one_evaluation_per_round() {
+    // A quiet second: the tick that notes the import does not open the round itself.
+    let env = [("TEACHING_LOOP", "evaluate"), ("LOOP_QUIET_SECONDS", "1")];
+    let stack = Stack::start_with(quick(SAMPLE_ROWS.into()), &env).await;
+    let instances = 3;
+    let _more = stack.more_instances(instances - 1, &env);
+    stack.transform(TFM).await;
+    for round in 1..=50usize {
+        upload(&stack, TFM, &[&format!("race-{round}")]).await;
+        let uploaded = std::time::Instant::now();
+        // Tick until the import ended and was noted; the round is not opened yet.
+        for _ in 0..100 {
+            stack.tick().await;
+            let doc = rounds(&stack, TFM).await.unwrap_or_default();
+            if doc["pending"].as_array().is_some_and(|p| !p.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        let doc = rounds(&stack, TFM).await.unwrap_or_default();
+        assert_eq!(
+            doc["rounds"].as_array().map_or(0, Vec::len),
+            round - 1,
+            "round {round} opened before the quiet second: {doc:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(1100).saturating_sub(uploaded.elapsed())).await;
+        stack.runtime.wait_for_pollers(instances).await;
+        let tick = tick_event();
+        let replies: Vec<Value> = join_all((0..instances).map(|_| stack.runtime.invoke(&tick)))
+            .await
+            .into_iter()
+            .map(response)
+            .collect();
+        let (doc, _) = tick_until_round(&stack, TFM, round).await;
+        assert_eq!(
+            calls(&stack, "StartMLEvaluationTaskRun"),
+            round as u64,
+            "round {round}: {replies:?}"
+        );
+        assert_eq!(doc["rounds"].as_array().map(Vec::len), Some(round));
+        assert_eq!(doc["rounds"][round - 1]["state"], "EVALUATED", "{doc:#}");
+    }
+}
