@@ -314,3 +314,87 @@ async fn concurrent_ticks_start_one_evaluation_per_round() {
         assert_eq!(doc["rounds"][round - 1]["state"], "EVALUATED", "{doc:#}");
     }
 }
+
+/// Glue's quota refuses the evaluation: the round waits, deferred, and a later tick starts it
+/// once a run of the transform ended.
+#[tokio::test]
+async fn an_evaluation_refused_for_the_quota_is_started_at_a_later_tick() {
+    let env = [("TEACHING_LOOP", "evaluate"), ("LOOP_QUIET_SECONDS", "1")];
+    let stack = Stack::start_with(
+        Settings {
+            generation_run_duration: Duration::from_secs(60),
+            ..quick(SAMPLE_ROWS.into())
+        },
+        &env,
+    )
+    .await;
+    stack.transform(TFM).await;
+    upload(&stack, TFM, &["a"]).await;
+    for _ in 0..100 {
+        stack.tick().await;
+        let doc = rounds(&stack, TFM).await.unwrap_or_default();
+        if doc["pending"].as_array().is_some_and(|p| !p.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let mut generations = Vec::new();
+    for n in 0..3 {
+        let run = stack
+            .glue
+            .start_ml_labeling_set_generation_task_run()
+            .transform_id(TFM)
+            .output_s3_path(format!("s3://{BUCKET}/elsewhere/{n}/"))
+            .send()
+            .await
+            .unwrap();
+        generations.push(run.task_run_id().unwrap().to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    stack.tick().await;
+    let doc = rounds(&stack, TFM).await.unwrap();
+    let round = &doc["rounds"][0];
+    assert_eq!(round["state"], "EVALUATING", "{doc:#}");
+    assert_eq!(round["evaluation"]["taskRunId"], Value::Null);
+    assert_eq!(
+        round["evaluation"]["markedAt"],
+        Value::Null,
+        "deferred: no mark"
+    );
+    assert!(
+        round["evaluation"]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("ConcurrentRunsExceededException"),
+        "{doc:#}"
+    );
+    assert_eq!(stack.glue_local.store.refused(), 1);
+    stack.tick().await;
+    assert_eq!(
+        stack.glue_local.store.refused(),
+        2,
+        "tried again at the next tick"
+    );
+    stack
+        .glue
+        .cancel_ml_task_run()
+        .transform_id(TFM)
+        .task_run_id(&generations[0])
+        .send()
+        .await
+        .unwrap();
+    stack.final_status(TFM, &generations[0]).await;
+    let (doc, _) = tick_until_round(&stack, TFM, 1).await;
+    assert_eq!(doc["rounds"][0]["state"], "EVALUATED", "{doc:#}");
+    assert_eq!(doc["rounds"][0]["evaluation"]["attempts"], 3);
+    assert_eq!(calls(&stack, "StartMLEvaluationTaskRun"), 3);
+    for id in &generations[1..] {
+        let _ = stack
+            .glue
+            .cancel_ml_task_run()
+            .transform_id(TFM)
+            .task_run_id(id)
+            .send()
+            .await;
+    }
+}
