@@ -190,7 +190,22 @@ async fn try_step(
     // The marker goes once nothing is left to do (read again: this step may have changed it).
     if let Some(now_held) = ledger.documents().get::<Rounds>(&key).await? {
         if now_held.value.is_idle() {
-            ledger.close(&ledger.loop_marker_key(transform_id)).await?;
+            close_marker(ledger, transform_id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the loop marker, then reads the document again: a tick that noted an import
+/// meanwhile may have found the marker still there (its open did nothing), so the marker is
+/// opened again when work came in.
+async fn close_marker(ledger: &Ledger<'_>, transform_id: &str) -> Result<(), StepError> {
+    let marker = ledger.loop_marker_key(transform_id);
+    ledger.close(&marker).await?;
+    let key = ledger.rounds_key(transform_id);
+    if let Some(held) = ledger.documents().get::<Rounds>(&key).await? {
+        if !held.value.is_idle() {
+            ledger.documents().create_empty(&marker).await?;
         }
     }
     Ok(())
@@ -204,7 +219,15 @@ async fn open_round(
     transform_id: &str,
     result: &mut LoopResult,
 ) -> Result<(), StepError> {
-    let reading = findmatches::read_transform(state, transform_id).await?;
+    let reading = match findmatches::read_transform(state, transform_id).await {
+        Ok(reading) => reading,
+        // A lasting refusal (the transform is gone, say): the round is recorded FAILED with
+        // it, so the loop does not ask again at every tick.
+        Err(e) if !e.is_retryable() => {
+            return fail_due_round(state, ledger, transform_id, e, result).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     let key = ledger.rounds_key(transform_id);
     let (quiet, now) = (state.config.loop_quiet, crate::now());
     let token = crate::unique_token();
@@ -258,6 +281,45 @@ async fn open_round(
         result,
     )
     .await
+}
+
+/// Opens the due round as FAILED with a lasting refusal of Glue's.
+async fn fail_due_round(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    error: ImportError,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let key = ledger.rounds_key(transform_id);
+    let (quiet, now) = (state.config.loop_quiet, crate::now());
+    let mut opened = None;
+    let updated = ledger
+        .documents()
+        .update(
+            &key,
+            || None,
+            |rounds: &mut Rounds| {
+                opened = None;
+                if rounds.round_due(false, now, quiet) {
+                    let number = rounds.open_round(now);
+                    rounds.record_failed(number, "REFUSED", Some(error.to_string()));
+                    opened = Some(number);
+                }
+            },
+        )
+        .await?;
+    if let (Some(number), Updated::Written(written)) = (opened, updated) {
+        error!(
+            transform_id,
+            round = number,
+            "the round cannot be evaluated: {error}"
+        );
+        if let Some(round) = written.value.round(number) {
+            result.rounds.push(RoundProgress::of(transform_id, round));
+        }
+    }
+    Ok(())
 }
 
 /// Marks a deferred (or abandoned) evaluation with this process's token and sends it.
@@ -439,7 +501,17 @@ async fn follow_evaluation(
     task_run_id: &str,
     result: &mut LoopResult,
 ) -> Result<(), StepError> {
-    let run = glue::task_run(state, transform_id, task_run_id).await?;
+    let run = match glue::task_run(state, transform_id, task_run_id).await {
+        Ok(run) => run,
+        // A lasting refusal (the run or the transform is gone): the round ends FAILED with it.
+        Err(e) if !e.is_retryable() => glue::RunReport {
+            status: "FAILED".into(),
+            started_on: None,
+            completed_on: None,
+            error_string: Some(e.to_string()),
+        },
+        Err(e) => return Err(e.into()),
+    };
     let ended = matches!(
         run.status.as_str(),
         "SUCCEEDED" | "FAILED" | "STOPPED" | "TIMEOUT"

@@ -398,3 +398,42 @@ async fn an_evaluation_refused_for_the_quota_is_started_at_a_later_tick() {
             .await;
     }
 }
+
+/// A transform deleted before its round: the round is recorded FAILED with Glue's refusal, and
+/// the loop stops asking (an idle tick again costs no Glue call).
+#[tokio::test]
+async fn a_round_of_a_deleted_transform_fails_once_and_the_loop_stops_asking() {
+    let env = [("TEACHING_LOOP", "evaluate"), ("LOOP_QUIET_SECONDS", "1")];
+    let stack = Stack::start_with(quick(SAMPLE_ROWS.into()), &env).await;
+    stack.transform(TFM).await;
+    upload(&stack, TFM, &["a"]).await;
+    for _ in 0..100 {
+        stack.tick().await;
+        let doc = rounds(&stack, TFM).await.unwrap_or_default();
+        if doc["pending"].as_array().is_some_and(|p| !p.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    stack
+        .glue
+        .delete_ml_transform()
+        .transform_id(TFM)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (doc, _) = tick_until_round(&stack, TFM, 1).await;
+    let round = &doc["rounds"][0];
+    assert_eq!(round["state"], "FAILED", "{doc:#}");
+    assert!(
+        round["errorString"].as_str().unwrap().starts_with(
+            "Glue GetMLTransform failed with EntityNotFoundException: Cannot find MLTransform"
+        ),
+        "{doc:#}"
+    );
+    assert!(!loop_marker(&stack, TFM).await);
+    let before = stack.glue_local.store.calls();
+    stack.tick().await;
+    assert_eq!(stack.glue_local.store.calls(), before);
+}

@@ -251,7 +251,7 @@ async fn follow_lane(
     if state.config.teaching_loop.is_on() && !ended.is_empty() {
         match teaching::note_ended(ledger, &transform_id, &ended).await {
             Ok(()) => result.noted = true,
-            Err(e) => {
+            Err(e) if e.is_retryable() => {
                 // The ended imports' markers stay, so the next tick notes them again.
                 error!(
                     transform_id,
@@ -259,6 +259,15 @@ async fn follow_lane(
                 );
                 result.findings.push(Finding::Error(e.to_string()));
                 to_close.clear();
+            }
+            // A rounds document this build cannot use (invalid, or a newer format) stays as it
+            // is, and the imports' markers go: keeping them would not make it usable.
+            Err(e) => {
+                error!(
+                    transform_id,
+                    "tick: the teaching loop cannot note the ended imports: {e}"
+                );
+                result.findings.push(Finding::Error(e.to_string()));
             }
         }
     }
