@@ -3,6 +3,8 @@
 //! tick saw end (succeeded, failed) with their upload-to-end seconds, and on a tick's line the
 //! uploads still waiting (`Queued`) and the oldest one's wait (`OldestQueuedSeconds`). CloudWatch Logs turns the
 //! line into metrics in `METRICS_NAMESPACE` with the dimension `FunctionName`; no API call.
+//! Each round the teaching loop evaluated adds one line with the dimension `TransformId`: its
+//! `AreaUnderPRCurve`, `Precision`, `Recall`, `F1` and `LabelCount` (the ones Glue gave).
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -38,6 +40,45 @@ pub struct Metrics {
     import_seconds: Vec<f64>,
     /// A tick's view of the waiting uploads: how many, and the oldest one's wait in seconds.
     queue: Option<(u64, f64)>,
+    /// The rounds a tick evaluated, one line each.
+    rounds: Vec<RoundFigures>,
+}
+
+/// One evaluated round's figures, for its transform's line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundFigures {
+    pub transform_id: String,
+    pub area_under_pr_curve: Option<f64>,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+    pub f1: Option<f64>,
+    pub label_count: Option<i64>,
+}
+
+impl RoundFigures {
+    /// Each figure Glue gave, by metric name, and its unit.
+    fn figures(&self) -> Vec<(&'static str, &'static str, Value)> {
+        [
+            (
+                "AreaUnderPRCurve",
+                self.area_under_pr_curve.map(|x| json!(x)),
+            ),
+            ("Precision", self.precision.map(|x| json!(x))),
+            ("Recall", self.recall.map(|x| json!(x))),
+            ("F1", self.f1.map(|x| json!(x))),
+            ("LabelCount", self.label_count.map(|x| json!(x))),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let unit = if name == "LabelCount" {
+                "Count"
+            } else {
+                "None"
+            };
+            value.map(|v| (name, unit, v))
+        })
+        .collect()
+    }
 }
 
 impl Metrics {
@@ -73,6 +114,39 @@ impl Metrics {
     /// A tick's count of uploads waiting (QUEUED) and the oldest one's wait since its upload.
     pub fn queue(&mut self, waiting: u64, oldest_seconds: f64) {
         self.queue = Some((waiting, oldest_seconds));
+    }
+
+    /// A round the teaching loop evaluated: its transform gets a line of its figures.
+    pub fn round_evaluated(&mut self, figures: RoundFigures) {
+        self.rounds.push(figures);
+    }
+
+    /// One EMF document per evaluated round, with the dimension `TransformId` (a figure Glue
+    /// did not give is left out, never written as 0).
+    pub fn rounds_to_emf(&self, namespace: &str, timestamp_ms: u64) -> Vec<Value> {
+        self.rounds
+            .iter()
+            .map(|round| {
+                let figures = round.figures();
+                let definitions: Vec<Value> = figures
+                    .iter()
+                    .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+                    .collect();
+                let mut line = Map::new();
+                line.insert(
+                    "_aws".into(),
+                    json!({"Timestamp": timestamp_ms,
+                           "CloudWatchMetrics": [{"Namespace": namespace,
+                                                  "Dimensions": [["TransformId"]],
+                                                  "Metrics": definitions}]}),
+                );
+                line.insert("TransformId".into(), json!(round.transform_id));
+                for (name, _, value) in figures {
+                    line.insert(name.into(), value);
+                }
+                Value::Object(line)
+            })
+            .collect()
     }
 
     /// Counts a payload or SQS message body of no known shape.
@@ -172,15 +246,45 @@ impl Metrics {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let line = self.to_emf(&config.metrics_namespace, &config.function_name, now);
+        let rounds = self.rounds_to_emf(&config.metrics_namespace, now);
         let mut out = std::io::stdout().lock();
         // A metrics line that cannot be written must not fail the invocation.
-        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        for line in std::iter::once(line).chain(rounds) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_evaluated_round_gets_a_line_of_the_figures_glue_gave() {
+        let mut metrics = Metrics::default();
+        assert_eq!(metrics.rounds_to_emf("NS", 7), Vec::<Value>::new());
+        metrics.round_evaluated(RoundFigures {
+            transform_id: "tfm-1".into(),
+            area_under_pr_curve: Some(0.8314),
+            precision: None,
+            recall: Some(0.7649),
+            f1: None,
+            label_count: Some(200),
+        });
+        assert_eq!(
+            metrics.rounds_to_emf("NS", 7),
+            [json!({
+                "_aws": {"Timestamp": 7, "CloudWatchMetrics": [{"Namespace": "NS",
+                    "Dimensions": [["TransformId"]],
+                    "Metrics": [{"Name": "AreaUnderPRCurve", "Unit": "None"},
+                                {"Name": "Recall", "Unit": "None"},
+                                {"Name": "LabelCount", "Unit": "Count"}]}]},
+                "TransformId": "tfm-1", "AreaUnderPRCurve": 0.8314, "Recall": 0.7649,
+                "LabelCount": 200
+            })]
+        );
+    }
     use crate::upload::outcome::{Failed, ImportError, Imported, Queued, Skipped};
 
     fn skipped(reason: SkipReason) -> Outcome {

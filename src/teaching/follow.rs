@@ -23,6 +23,7 @@ use crate::aws::findmatches::{self, LoopTask, Reading};
 use crate::aws::glue::{self, StartFailure};
 use crate::lifecycle::entry::{Entry, ImportState};
 use crate::lifecycle::ledger::Ledger;
+use crate::metrics::RoundFigures;
 use crate::teaching::rounds::{CoveredImport, Round, RoundState, Rounds, Stop};
 use crate::upload::outcome::ImportError;
 use crate::State;
@@ -70,6 +71,8 @@ impl RoundProgress {
 #[derive(Debug, Default)]
 pub struct LoopResult {
     pub rounds: Vec<RoundProgress>,
+    /// The figures of the rounds evaluated, for the transform's metrics line.
+    pub figures: Vec<RoundFigures>,
     pub errors: Vec<String>,
 }
 
@@ -564,6 +567,17 @@ async fn follow_evaluation(
         return Ok(());
     };
     log_round(transform_id, round, task_run_id);
+    if round.state == RoundState::Evaluated {
+        let m = round.metrics.clone().unwrap_or_default();
+        result.figures.push(RoundFigures {
+            transform_id: transform_id.to_string(),
+            area_under_pr_curve: m.area_under_pr_curve,
+            precision: m.precision,
+            recall: m.recall,
+            f1: m.f1,
+            label_count: round.label_count,
+        });
+    }
     result.rounds.push(RoundProgress::of(transform_id, round));
     Ok(())
 }

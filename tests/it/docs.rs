@@ -69,14 +69,27 @@ fn the_observability_page_lists_every_metric_the_function_emits() {
     let mut metrics = Metrics::default();
     metrics.import_ended(ImportState::Succeeded, Some(1.0));
     metrics.queue(1, 2.0);
-    let emf = metrics.to_emf("GlueLabelImporter", "fn", 0);
-    let emitted: BTreeSet<String> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-        .as_array()
-        .expect("metric definitions")
-        .iter()
-        .map(|m| m["Name"].as_str().expect("a metric name").to_string())
+    metrics.round_evaluated(glue_label_importer::metrics::RoundFigures {
+        transform_id: "tfm-1".into(),
+        area_under_pr_curve: Some(0.9),
+        precision: Some(0.9),
+        recall: Some(0.9),
+        f1: Some(0.9),
+        label_count: Some(100),
+    });
+    let lines = std::iter::once(metrics.to_emf("GlueLabelImporter", "fn", 0))
+        .chain(metrics.rounds_to_emf("GlueLabelImporter", 0));
+    let emitted: BTreeSet<String> = lines
+        .flat_map(|emf| {
+            emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .expect("metric definitions")
+                .iter()
+                .map(|m| m["Name"].as_str().expect("a metric name").to_string())
+                .collect::<Vec<_>>()
+        })
         .collect();
-    assert!(emitted.len() > 16, "every metric, optional ones included");
+    assert!(emitted.len() > 21, "every metric, optional ones included");
     let documented = table_of("docs/operators/observability.md", |name| {
         name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
             && name.chars().all(|c| c.is_ascii_alphanumeric())

@@ -160,6 +160,14 @@ async fn a_burst_of_uploads_makes_one_round_evaluated_once_with_every_metric() {
     assert_eq!(reported.len(), 1, "{ticks:?}");
     assert_eq!(reported[0]["state"], "EVALUATED");
     assert!(stack.logs().contains("round evaluated"), "{}", stack.logs());
+    let lines: Vec<Value> = stack
+        .metrics()
+        .into_iter()
+        .filter(|m| m["TransformId"] == TFM)
+        .collect();
+    assert_eq!(lines.len(), 1, "one metrics line per evaluated round");
+    assert_eq!(lines[0]["AreaUnderPRCurve"], metrics["areaUnderPRCurve"]);
+    assert_eq!(lines[0]["LabelCount"], labels);
 
     // Done: the loop marker is gone, and an idle tick asks Glue nothing.
     assert!(!loop_marker(&stack, TFM).await);

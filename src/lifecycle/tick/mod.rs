@@ -115,7 +115,7 @@ pub async fn run(state: &State, metrics: &mut Metrics) -> TickReport {
         .collect()
         .await;
     if state.config.teaching_loop.is_on() {
-        teach(state, &ledger, &loop_markers, &lanes, &mut report).await;
+        teach(state, &ledger, &loop_markers, &lanes, &mut report, metrics).await;
     }
     summarize(&mut report, metrics, lanes);
     report
@@ -128,6 +128,7 @@ async fn teach(
     loop_markers: &[Marker],
     lanes: &[LaneResult],
     report: &mut TickReport,
+    metrics: &mut Metrics,
 ) {
     let mut transforms: BTreeMap<&str, bool> = loop_markers
         .iter()
@@ -144,6 +145,9 @@ async fn teach(
         .collect()
         .await;
     for step in steps {
+        for figures in step.figures {
+            metrics.round_evaluated(figures);
+        }
         report.rounds.extend(step.rounds);
         report.errors.extend(step.errors);
     }
