@@ -6,14 +6,14 @@ use serde_json::{json, Value};
 
 const TFM: &str = "tfm-0123456789abcdef0123456789abcdef01234567";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
                 "stdout is not JSON ({e}): {}\nstderr: {}",
@@ -24,7 +24,7 @@ impl Run {
 }
 
 /// Runs import-labels; with a stack, pointed at its moto and glue-local.
-async fn cli(stack: Option<&Stack>, args: &[&str]) -> Run {
+pub async fn cli(stack: Option<&Stack>, args: &[&str]) -> Run {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_import-labels"));
     command.args(args).env_clear().envs([
         ("AWS_ACCESS_KEY_ID", "testing"),

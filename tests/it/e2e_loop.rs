@@ -186,6 +186,44 @@ async fn a_burst_of_uploads_makes_one_round_evaluated_once_with_every_metric() {
     assert_eq!(second["change"]["labelCount"], i64::from(SAMPLE_ROWS));
     assert!(second["change"]["areaUnderPRCurve"].as_f64().unwrap() > 0.0);
     assert_eq!(calls(&stack, "StartMLEvaluationTaskRun"), 2);
+
+    // import-labels rounds: the document as JSON, and the table with its chart.
+    let args = ["rounds", "--transform-id", TFM, "--bucket", BUCKET];
+    let json = crate::cli::cli(Some(&stack), &args).await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    assert_eq!(json.json()["rounds"], doc["rounds"]);
+    let table = crate::cli::cli(Some(&stack), &[&args[..], &["--output", "table"]].concat()).await;
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ROUND  SERIES  STATE"),
+        "{}",
+        table.stdout
+    );
+    let auprc = |n: usize| {
+        format!(
+            "{:.4}",
+            doc["rounds"][n]["metrics"]["areaUnderPRCurve"]
+                .as_f64()
+                .unwrap()
+        )
+    };
+    assert!(
+        lines[2].starts_with("1      1       EVALUATED  24"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        lines[2].contains(&auprc(0)) && lines[3].contains(&auprc(1)),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("AUPRC (█) and F1 (▓) by label count")
+            && table.stdout.contains("round   2      32 labels  AUPRC █"),
+        "{}",
+        table.stdout
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `import-labels`: the command-line twin of the Lambda, for manual imports, re-drives and status.
 
 mod import;
+mod rounds;
 mod runs;
 mod start;
 mod status;
@@ -64,6 +65,19 @@ enum Command {
     Status(StatusArgs),
     /// Check a label file as the Lambda's preflight does, before uploading it.
     Validate(ValidateArgs),
+    /// Show the transform's teaching rounds (TEACHING_LOOP): labels, AUPRC, precision,
+    /// recall, F1, the change, why the loop stopped; with --output table, a chart of AUPRC and
+    /// F1 over the label count.
+    Rounds(RoundsArgs),
+}
+
+#[derive(Debug, Args)]
+struct RoundsArgs {
+    #[arg(long)]
+    transform_id: String,
+    /// The labels bucket whose ledger holds the rounds.
+    #[arg(long, env = "LABELS_BUCKET")]
+    bucket: String,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +231,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(args) => import::import(&cli.global, args).await,
         Command::Status(args) => show_status(&cli.global, args).await,
         Command::Validate(args) => validate(&cli.global, args).await,
+        Command::Rounds(args) => show_rounds(&cli.global, args).await,
+    }
+}
+
+async fn show_rounds(global: &Global, args: RoundsArgs) -> Result<(), CliError> {
+    let state = State::from_sdk_config(Config::from_env()?, &sdk_config(global).await);
+    let ledger = Ledger::new(&state.s3, &args.bucket, &state.config.ledger_prefix);
+    let key = ledger.rounds_key(&args.transform_id);
+    let rounds = ledger
+        .documents()
+        .get::<glue_label_importer::teaching::rounds::Rounds>(&key)
+        .await
+        .map_err(|e| CliError::Ledger(e.to_string()))?
+        .map(|held| held.value)
+        .unwrap_or_else(|| glue_label_importer::teaching::rounds::Rounds::new(&args.transform_id));
+    match global.output {
+        Output::Json => print_json(&rounds),
+        Output::Table => {
+            println!("{}\n\n{}", rounds::table(&rounds), rounds::chart(&rounds));
+            Ok(())
+        }
     }
 }
 

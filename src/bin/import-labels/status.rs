@@ -234,7 +234,7 @@ pub fn table(runs: &[Run]) -> String {
 }
 
 /// Aligned columns: the header, a rule, the rows.
-fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
