@@ -59,14 +59,24 @@ fn parameters(mode: &str) -> HashMap<&'static str, String> {
         ("TriggerMode", mode.to_string()),
         ("ExistingBucketName", bucket.to_string()),
         ("TransformRoleArn", String::new()),
+        ("TeachingLoop", "off".to_string()),
+        ("TargetAuprc", String::new()),
     ])
 }
 
 /// The template as CloudFormation sees it in `mode`: conditions evaluated, resources and
 /// outputs whose condition is false removed, `Fn::If` resolved, `AWS::NoValue` dropped.
 fn template_in(mode: &str) -> Value {
+    template_with(mode, &[])
+}
+
+/// As [`template_in`], with some parameters set to other values.
+fn template_with(mode: &str, set: &[(&'static str, &str)]) -> Value {
     let mut template = template();
-    let params = parameters(mode);
+    let mut params = parameters(mode);
+    for (name, value) in set {
+        params.insert(name, value.to_string());
+    }
     let definitions = template["Conditions"].clone();
     let mut conditions = HashMap::new();
     for name in definitions.as_object().expect("conditions").keys() {
@@ -236,6 +246,19 @@ fn the_function_is_granted_exactly_what_it_needs_in_every_mode() {
         assert_eq!(
             granted_statements(&template),
             expected,
+            "TriggerMode {mode}"
+        );
+    }
+    // With the teaching loop on, and only then, the loop's calls on the same transforms.
+    for mode in MODES {
+        let on = granted_statements(&template_with(mode, &[("TeachingLoop", "evaluate")]));
+        let off = granted_statements(&template_in(mode));
+        assert_eq!(on.len(), off.len() + 1, "TriggerMode {mode}");
+        assert_eq!(
+            on.last(),
+            Some(&json!({"Effect": "Allow",
+                         "Action": ["glue:StartMLEvaluationTaskRun", "glue:GetMLTransform"],
+                         "Resource": {"Fn::Sub": transform}})),
             "TriggerMode {mode}"
         );
     }
@@ -427,6 +450,9 @@ fn the_function_is_wired_as_documented() {
         json!({"LABELS_PREFIX": {"Ref": "LabelsPrefix"}, "DEFAULT_REPLACE_ALL_LABELS": {"Ref": "DefaultReplaceAllLabels"},
                "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"}, "LEDGER_PREFIX": {"Ref": "LedgerPrefix"},
                "MAX_IMPORTS_PER_TRANSFORM": {"Ref": "MaxImportsPerTransform"},
+               "TEACHING_LOOP": {"Ref": "TeachingLoop"}, "LOOP_QUIET_SECONDS": {"Ref": "LoopQuietSeconds"},
+               "TARGET_AUPRC": {"Fn::If": ["HasTargetAuprc", {"Ref": "TargetAuprc"}, {"Ref": "AWS::NoValue"}]},
+               "PLATEAU_DELTA": {"Ref": "PlateauDelta"}, "PLATEAU_ROUNDS": {"Ref": "PlateauRounds"},
                "LABELS_BUCKET": {"Fn::If": ["UsesEventBridge", {"Ref": "ExistingBucketName"},
                                              {"Fn::Sub": "${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}"}]}})
     );
