@@ -30,6 +30,8 @@ VENV_BIN = Path(sys.executable).parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 LOGS = TARGET / "local-stack"
 SAMPLE = ROOT / "examples" / "labels" / "persons-round-1.csv"
+# The labeler's next file, for the teaching loop's second round.
+SAMPLE_ROUND_2 = ROOT / "examples" / "labels" / "persons-round-2.csv"
 # The transforms the sample events name; glue-local pins these IDs (tag glue-local:transform-id).
 TRANSFORMS = {
     "tfm-0123456789abcdef0123456789abcdef01234567": "persons",
@@ -106,7 +108,8 @@ class Stack:
         self.glue_url = f"http://127.0.0.1:{self.glue_port}"
         moto = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)])
         glue = self.spawn("glue-local", [str(TARGET / "debug" / "glue-local"), "--port", str(self.glue_port),
-                                         "--s3-endpoint-url", self.moto_url, "--task-run-millis", "1500"])
+                                         "--s3-endpoint-url", self.moto_url, "--task-run-millis", "1500",
+                                         "--evaluation-run-millis", "1500", "--ready-label-count", "8"])
         wait_for_port(self.moto_port, "moto", moto)
         wait_for_port(self.glue_port, "glue-local", glue)
         say(f"moto S3 on {self.moto_url}, glue-local on {self.glue_url}")
@@ -115,18 +118,20 @@ class Stack:
         self.glue = boto3.client("glue", endpoint_url=self.glue_url, region_name="us-east-1",
                                  aws_access_key_id="testing", aws_secret_access_key="testing")
         function_env = {**self.env, "AWS_ENDPOINT_URL_S3": self.moto_url, "AWS_ENDPOINT_URL_GLUE": self.glue_url,
-                        "S3_FORCE_PATH_STYLE": "true", "RUST_LOG": "info", "LABELS_BUCKET": labels_bucket}
+                        "S3_FORCE_PATH_STYLE": "true", "RUST_LOG": "info", "LABELS_BUCKET": labels_bucket,
+                        # The teaching loop, with rounds closing as soon as the imports ended.
+                        "TEACHING_LOOP": "evaluate", "LOOP_QUIET_SECONDS": "0"}
         watch = self.spawn("function", ["cargo", "lambda", "watch", "--ignore-changes",
                                         "--invoke-address", "127.0.0.1", "--invoke-port", str(self.lambda_port)],
                            env=function_env)
         wait_for_port(self.lambda_port, "cargo lambda watch", watch)
         say(f"the function runs under cargo lambda watch on 127.0.0.1:{self.lambda_port}")
 
-    def upload(self, bucket, key, metadata):
-        """Uploads the sample file; its eTag."""
-        put = self.s3.put_object(Bucket=bucket, Key=key, Body=SAMPLE.read_bytes(), Metadata=metadata)
+    def upload(self, bucket, key, metadata, sample=SAMPLE):
+        """Uploads a sample file; its eTag."""
+        put = self.s3.put_object(Bucket=bucket, Key=key, Body=sample.read_bytes(), Metadata=metadata)
         meta = " with " + ", ".join(f"{k}: {v}" for k, v in metadata.items()) if metadata else ""
-        say(f"uploaded {SAMPLE.relative_to(ROOT)} to s3://{bucket}/{key}{meta}")
+        say(f"uploaded {sample.relative_to(ROOT)} to s3://{bucket}/{key}{meta}")
         return put["ETag"].strip('"')
 
     def glue_admin(self, path, body):
@@ -173,7 +178,8 @@ class Stack:
         print((out.stdout or out.stderr).strip())
         lines = (LOGS / "function.log").read_text(errors="replace").splitlines()
         outcome_lines = [l for l in lines[self.log_lines_shown:]
-                         if "request_id=" in l or "import finished" in l or "tick done" in l]
+                         if "request_id=" in l or "import finished" in l or "tick done" in l
+                         or "round evaluated" in l or "evaluation started" in l]
         self.log_lines_shown = len(lines)
         if outcome_lines:
             print("--- function log ---")
@@ -182,6 +188,19 @@ class Stack:
             return json.loads(out.stdout)
         except json.JSONDecodeError:
             return None
+
+    def evaluations(self, tfm):
+        """(transform ID, task run ID) of the transform's evaluation runs, newest first."""
+        return [(tfm, run["TaskRunId"]) for run in
+                self.glue.get_ml_task_runs(TransformId=tfm, Filter={"TaskRunType": "EVALUATION"})["TaskRuns"]]
+
+    def rounds(self, bucket, tfm):
+        """The transform's rounds document, if any."""
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=f"glue-label-importer/rounds/{tfm}.json")["Body"]
+        except self.s3.exceptions.NoSuchKey:
+            return {}
+        return json.loads(body.read())
 
     def started_runs(self):
         """(transform ID, task run ID) of every label import Glue has (an SQS batch's response
@@ -243,6 +262,7 @@ def demo():
     event_file.write_text(json.dumps(event, indent=2))
     bucket, key, _ = objects(event)[0]
     stack = Stack()
+    rounds = []
     try:
         stack.start(bucket)
         stack.seed(objects(event), {"replace-all-labels": "true"})
@@ -297,6 +317,32 @@ def demo():
             ledger_bucket, ledger_key = entry[len("s3://"):].split("/", 1)
             say(f"aws s3 cp {entry} -")
             print(stack.s3.get_object(Bucket=ledger_bucket, Key=ledger_key)["Body"].read().decode())
+
+        print()
+        say("8. the teaching loop (TEACHING_LOOP=evaluate): with no import left waiting or running, the tick")
+        say("   closed round 1 and started one evaluation; Glue estimates the transform's quality")
+        stack.follow(stack.evaluations(tfm))
+        say("   the next tick records round 1 with Glue's metrics (Glue itself keeps only the latest)")
+        stack.invoke(ROOT / "events" / "scheduled-tick.json")
+        stack.import_labels("rounds", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
+
+        print()
+        say("9. the labeler's next file: uploaded, imported, and the tick evaluates round 2")
+        next_key = key.replace("round-1.csv", "round-2.csv")
+        next_etag = stack.upload(bucket, next_key, {}, SAMPLE_ROUND_2)
+        next_event = copy.deepcopy(event)
+        next_event["Records"][0]["s3"]["object"].update({"key": next_key, "eTag": next_etag})
+        next_event["Records"][0]["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        next_event_file = LOGS / "s3-put-round-2.json"
+        next_event_file.write_text(json.dumps(next_event, indent=2))
+        stack.invoke(next_event_file)
+        stack.follow([run for run in stack.started_runs() if run[0] == tfm][:1])
+        stack.invoke(ROOT / "events" / "scheduled-tick.json")
+        stack.follow(stack.evaluations(tfm)[:1])
+        stack.invoke(ROOT / "events" / "scheduled-tick.json")
+        say("   round 2 has more labels and a better AreaUnderPRCurve; the chart draws both rounds")
+        stack.import_labels("rounds", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
+        rounds = stack.rounds(bucket, tfm).get("rounds", [])
     finally:
         stack.stop()
     failed = [f for f in tick.get("finished", []) if f.get("state") == "FAILED"]
@@ -305,8 +351,12 @@ def demo():
             and failed and failed[0].get("errorString") == GLUE_FAILURE):
         raise SystemExit("demo failed: expected the first upload SUCCEEDED, the second queued behind it, "
                          "started by the tick and FAILED with Glue's message (see above)")
+    auprc = [(r.get("metrics") or {}).get("areaUnderPRCurve") for r in rounds if r.get("state") == "EVALUATED"]
+    if len(auprc) != 2 or None in auprc or not auprc[1] > auprc[0]:
+        raise SystemExit(f"demo failed: expected two evaluated rounds, the second better; got {rounds}")
     say("demo passed: the first upload SUCCEEDED; the second waited its turn, then FAILED with Glue's own "
-        "message in its tag, ledger and log")
+        "message in its tag, ledger and log; the teaching loop evaluated two rounds, "
+        f"AreaUnderPRCurve {auprc[0]} then {auprc[1]}")
 
 
 def main():
