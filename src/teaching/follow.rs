@@ -166,8 +166,12 @@ async fn try_step(
                 follow_evaluation(state, ledger, transform_id, &round, task_run_id, result).await?
             }
             None if run.startable(config.start_lease, now) => {
-                // A mark past its lease may have started a run: Glue's history says.
-                let since = run.marked_at.map(|at| at - crate::CLOCK_SKEW);
+                // An earlier attempt (a mark past its lease, or one answered unclearly before a
+                // deferral) may have started a run: Glue's history since the first mark says.
+                let since = run
+                    .first_marked_at
+                    .or(run.marked_at)
+                    .map(|at| at - crate::CLOCK_SKEW);
                 let found = match since {
                     Some(since) => {
                         findmatches::run_since(state, transform_id, &LoopTask::Evaluation, since)

@@ -58,6 +58,10 @@ pub struct LoopRun {
     pub marked_at: Option<DateTime<Utc>>,
     /// Who marked it (one token per attempt): a writer recognises its own mark.
     pub marked_by: Option<String>,
+    /// When the first attempt was marked: Glue's history since then tells whether any
+    /// attempt started a run, even after a later one was deferred (its mark cleared).
+    #[serde(default)]
+    pub first_marked_at: Option<DateTime<Utc>>,
     pub attempts: u32,
     /// Glue's status word, once started.
     pub status: Option<String>,
@@ -72,6 +76,7 @@ impl LoopRun {
     pub fn mark(&mut self, token: &str, now: DateTime<Utc>) {
         self.marked_at = Some(now);
         self.marked_by = Some(token.to_string());
+        self.first_marked_at.get_or_insert(now);
         self.attempts += 1;
     }
 

@@ -483,3 +483,70 @@ async fn a_round_of_a_deleted_transform_fails_once_and_the_loop_stops_asking() {
     stack.tick().await;
     assert_eq!(stack.glue_local.store.calls(), before);
 }
+
+/// An attempt answered unclearly, then one deferred for the quota (its mark cleared): before it
+/// sends again, the tick asks Glue's history since the first attempt's mark, and adopts the
+/// evaluation the first attempt started, instead of starting a second.
+#[tokio::test]
+async fn a_deferred_retry_adopts_the_run_an_unclear_attempt_started() {
+    let stack = Stack::start_with(quick(0), &LOOP_ON).await;
+    stack.transform(TFM).await;
+    let first_mark = chrono::Utc::now() - chrono::Duration::seconds(5);
+    // What the unclear attempt started, unknown to the document.
+    let started = stack
+        .glue
+        .start_ml_evaluation_task_run()
+        .transform_id(TFM)
+        .send()
+        .await
+        .unwrap();
+    let started = started.task_run_id().unwrap().to_string();
+    let document = json!({
+        "format": 1, "revision": 4, "transformId": TFM, "pending": [],
+        "lastUploadAt": first_mark.to_rfc3339(),
+        "rounds": [{"number": 1, "series": 1, "state": "EVALUATING",
+                    "imports": [{"key": format!("labels/{TFM}/a.csv"), "taskRunId": "tsk-import",
+                                 "replaceAllLabels": false, "completedOn": null}],
+                    "openedAt": first_mark.to_rfc3339(),
+                    "evaluation": {"taskRunId": null, "markedAt": null, "markedBy": null,
+                                   "firstMarkedAt": first_mark.to_rfc3339(), "attempts": 2,
+                                   "status": null, "startedOn": null, "completedOn": null,
+                                   "lastError": "Glue StartMLEvaluationTaskRun failed with ConcurrentRunsExceededException: …"},
+                    "labelCount": null, "parameters": null, "metrics": null, "change": null,
+                    "errorString": null, "stopped": null}]
+    });
+    for (key, body) in [
+        (
+            format!("glue-label-importer/rounds/{TFM}.json"),
+            document.to_string(),
+        ),
+        (
+            format!("glue-label-importer/open/{TFM}/loop"),
+            String::new(),
+        ),
+    ] {
+        stack
+            .s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .body(body.into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let (doc, _) = tick_until_round(&stack, TFM, 1).await;
+    assert_eq!(
+        (
+            &doc["rounds"][0]["state"],
+            &doc["rounds"][0]["evaluation"]["taskRunId"]
+        ),
+        (&json!("EVALUATED"), &json!(started)),
+        "{doc:#}"
+    );
+    assert_eq!(
+        calls(&stack, "StartMLEvaluationTaskRun"),
+        1,
+        "only the first attempt's"
+    );
+}
