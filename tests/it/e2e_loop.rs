@@ -550,3 +550,89 @@ async fn a_deferred_retry_adopts_the_run_an_unclear_attempt_started() {
         "only the first attempt's"
     );
 }
+
+/// The stop rule on recorded rounds: a plateau (forced metrics gaining less than
+/// PLATEAU_DELTA over PLATEAU_ROUNDS rounds), then, after a replace starts a new series, a
+/// target reached.
+#[tokio::test]
+async fn a_round_says_why_the_loop_stopped_and_a_replace_starts_over() {
+    let env = [
+        ("TEACHING_LOOP", "evaluate"),
+        ("LOOP_QUIET_SECONDS", "0"),
+        ("TARGET_AUPRC", "0.95"),
+        ("PLATEAU_DELTA", "0.01"),
+        ("PLATEAU_ROUNDS", "2"),
+    ];
+    let stack = Stack::start_with(quick(0), &env).await;
+    stack.transform(TFM).await;
+    let force = |auprc: f64| {
+        let metrics = json!({"AreaUnderPRCurve": auprc, "F1": auprc});
+        stack
+            .glue_local
+            .store
+            .add_outcome(glue_local::RunOutcome {
+                task_type: "EVALUATION".into(),
+                transform_id: Some(TFM.into()),
+                input_s3_path: None,
+                output_s3_path: None,
+                status: "SUCCEEDED".into(),
+                error_string: None,
+                metrics: metrics.as_object().cloned(),
+                count: 1,
+            })
+            .unwrap();
+    };
+    let mut stopped = Vec::new();
+    for (n, auprc) in [0.80, 0.90, 0.905, 0.908].into_iter().enumerate() {
+        force(auprc);
+        upload(&stack, TFM, &[&format!("r{n}")]).await;
+        let (doc, _) = tick_until_round(&stack, TFM, n + 1).await;
+        stopped.push(doc["rounds"][n]["stopped"].clone());
+    }
+    assert_eq!(stopped[..3], [Value::Null, Value::Null, Value::Null]);
+    assert_eq!(
+        stopped[3],
+        json!({"reason": "plateau", "rounds": 2, "delta": 0.01, "gain": 0.008, "best": 0.908})
+    );
+    // A replace starts a new series: the plateau is forgotten; 0.96 reaches the target.
+    force(0.96);
+    let file = stack
+        .upload(
+            &format!("labels/{TFM}/again.csv"),
+            SAMPLE,
+            &[("replace-all-labels", "true")],
+            None,
+        )
+        .await;
+    response(stack.invoke(&[&file]).await);
+    let (doc, _) = tick_until_round(&stack, TFM, 5).await;
+    let fifth = &doc["rounds"][4];
+    assert_eq!(
+        (&fifth["series"], &fifth["change"]),
+        (&json!(2), &Value::Null)
+    );
+    assert_eq!(
+        fifth["stopped"],
+        json!({"reason": "targetReached", "auprc": 0.96, "target": 0.95})
+    );
+    let table = crate::cli::cli(
+        Some(&stack),
+        &[
+            "rounds",
+            "--transform-id",
+            TFM,
+            "--bucket",
+            BUCKET,
+            "--output",
+            "table",
+        ],
+    )
+    .await;
+    assert!(
+        table
+            .stdout
+            .contains("AreaUnderPRCurve 0.96 reached TARGET_AUPRC 0.95"),
+        "{}",
+        table.stdout
+    );
+}
