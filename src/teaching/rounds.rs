@@ -87,6 +87,41 @@ impl LoopRun {
     }
 }
 
+/// The labeling set generated after a round, for the labeler's next round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Generation {
+    /// `s3://<bucket>/<labeling-sets prefix><transform-id>/round-<next>/`
+    pub output_s3_path: String,
+    pub run: LoopRun,
+    /// Every object Glue wrote under the output path: its file names there are undocumented,
+    /// so they are listed, never assumed.
+    pub objects: Vec<String>,
+    /// Where the labeled file goes back: `s3://<bucket>/<labels prefix><transform-id>/round-<next>.csv`
+    pub upload_to: String,
+}
+
+impl Generation {
+    /// The generation after round `number`: the next round's output path and upload key.
+    pub fn after(
+        bucket: &str,
+        labeling_sets_prefix: &str,
+        labels_prefix: &str,
+        transform_id: &str,
+        number: u32,
+    ) -> Generation {
+        let next = number + 1;
+        Generation {
+            output_s3_path: format!(
+                "s3://{bucket}/{labeling_sets_prefix}{transform_id}/round-{next}/"
+            ),
+            run: LoopRun::default(),
+            objects: Vec::new(),
+            upload_to: format!("s3://{bucket}/{labels_prefix}{transform_id}/round-{next}.csv"),
+        }
+    }
+}
+
 /// The FindMatches parameters a round was measured with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -249,6 +284,9 @@ pub struct Round {
     /// Glue's `ErrorString` of a failed evaluation, verbatim.
     pub error_string: Option<String>,
     pub stopped: Option<Stop>,
+    /// The labeling set generated after it (`evaluate-and-generate`).
+    #[serde(default)]
+    pub generation: Option<Generation>,
 }
 
 /// A transform's rounds document.
@@ -353,8 +391,22 @@ impl Rounds {
             change: None,
             error_string: None,
             stopped: None,
+            generation: None,
         });
         number
+    }
+
+    /// The round after which a labeling set is due: the latest round, when it was evaluated
+    /// and the loop has not stopped in its series, or when the transform was NOT_READY (a new
+    /// transform needs labels before it can be evaluated); never twice for one round.
+    pub fn generation_due(&self) -> Option<u32> {
+        let latest = self.rounds.last()?;
+        let due = match latest.state {
+            RoundState::Evaluated => self.stopped_in_series().is_none(),
+            RoundState::NotReady => true,
+            RoundState::Evaluating | RoundState::Failed => false,
+        };
+        (due && latest.generation.is_none()).then_some(latest.number)
     }
 
     pub fn round(&self, number: u32) -> Option<&Round> {
@@ -608,6 +660,46 @@ mod tests {
             &rule,
         );
         assert_eq!(rounds.stopped_in_series(), None, "a replace starts over");
+    }
+
+    #[test]
+    fn a_labeling_set_is_due_after_the_latest_round_until_the_loop_stops() {
+        let rule = StopRule {
+            target_auprc: Some(0.9),
+            ..StopRule::default()
+        };
+        let mut rounds = Rounds::new("tfm-1");
+        assert_eq!(rounds.generation_due(), None, "no round yet");
+        rounds.note_import(import("tsk-a", false), at(0));
+        let first = rounds.open_round(at(1));
+        assert_eq!(rounds.generation_due(), None, "being evaluated");
+        rounds.record_not_ready(first, 5);
+        assert_eq!(
+            rounds.generation_due(),
+            Some(1),
+            "a NOT_READY transform gets one too"
+        );
+        let set = Generation::after("bkt", "labeling-sets/", "labels/", "tfm-1", 1);
+        assert_eq!(set.output_s3_path, "s3://bkt/labeling-sets/tfm-1/round-2/");
+        assert_eq!(set.upload_to, "s3://bkt/labels/tfm-1/round-2.csv");
+        rounds.round_mut(1).unwrap().generation = Some(set);
+        assert_eq!(rounds.generation_due(), None, "once per round");
+        rounds.note_import(import("tsk-b", false), at(2));
+        let second = rounds.open_round(at(3));
+        rounds.record_evaluated(second, Some(100), Parameters::default(), auprc(0.8), &rule);
+        assert_eq!(rounds.generation_due(), Some(2));
+        rounds.note_import(import("tsk-c", false), at(4));
+        let third = rounds.open_round(at(5));
+        rounds.record_evaluated(third, Some(200), Parameters::default(), auprc(0.92), &rule);
+        assert_eq!(
+            rounds.generation_due(),
+            None,
+            "the target is reached: the loop stopped"
+        );
+        rounds.note_import(import("tsk-d", false), at(6));
+        let fourth = rounds.open_round(at(7));
+        rounds.record_failed(fourth, "FAILED", None);
+        assert_eq!(rounds.generation_due(), None, "a failed round gets none");
     }
 
     #[test]
