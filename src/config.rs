@@ -68,6 +68,9 @@ pub struct Config {
     pub loop_quiet: Duration,
     /// When a round says the loop stops (`TARGET_AUPRC`, `PLATEAU_DELTA`, `PLATEAU_ROUNDS`).
     pub stop_rule: StopRule,
+    /// Where generated labeling sets go (`LABELING_SETS_PREFIX`); ends with `/`, outside the
+    /// labels prefix (an unlabeled file there would be imported) and the ledger.
+    pub labeling_sets_prefix: String,
 }
 
 /// A variable is set to something the function cannot use.
@@ -98,6 +101,7 @@ impl Default for Config {
             teaching_loop: TeachingLoop::Off,
             loop_quiet: Duration::from_secs(300),
             stop_rule: StopRule::default(),
+            labeling_sets_prefix: "labeling-sets/".into(),
         }
     }
 }
@@ -210,6 +214,12 @@ impl Config {
                     defaults.stop_rule.plateau_rounds,
                 )?,
             },
+            labeling_sets_prefix: var(
+                lookup,
+                "LABELING_SETS_PREFIX",
+                parse_prefix,
+                defaults.labeling_sets_prefix,
+            )?,
         };
         let (ledger, labels) = (&config.ledger_prefix, &config.labels_prefix);
         if ledger.starts_with(labels.as_str()) || labels.starts_with(ledger.as_str()) {
@@ -217,6 +227,15 @@ impl Config {
                 var: "LEDGER_PREFIX",
                 value: ledger.clone(),
                 problem: format!("the ledger must live outside the labels prefix {labels:?} (and the labels prefix outside it), e.g. glue-label-importer/"),
+            });
+        }
+        let sets = &config.labeling_sets_prefix;
+        let overlaps = |other: &str| sets.starts_with(other) || other.starts_with(sets.as_str());
+        if overlaps(labels) || overlaps(ledger) {
+            return Err(ConfigError {
+                var: "LABELING_SETS_PREFIX",
+                value: sets.clone(),
+                problem: format!("generated labeling sets must live outside the labels prefix {labels:?} (an unlabeled file there would be imported) and the ledger {ledger:?}, e.g. labeling-sets/"),
             });
         }
         Ok(config)
@@ -396,6 +415,7 @@ mod tests {
             ("TARGET_AUPRC", "0.95"),
             ("PLATEAU_DELTA", "0.01"),
             ("PLATEAU_ROUNDS", "3"),
+            ("LABELING_SETS_PREFIX", "to-label"),
         ])
         .unwrap();
         assert_eq!(
@@ -421,6 +441,7 @@ mod tests {
                     plateau_delta: 0.01,
                     plateau_rounds: 3,
                 },
+                labeling_sets_prefix: "to-label/".into(),
             }
         );
     }
@@ -442,8 +463,9 @@ mod tests {
             ("METRICS_NAMESPACE", "AWS/Lambda", "invalid configuration: METRICS_NAMESPACE=\"AWS/Lambda\": expected a CloudWatch namespace such as GlueLabelImporter (1-255 characters: letters, digits, . - _ / # : and spaces; not AWS/...)"),
             ("START_LEASE_SECONDS", "0", "invalid configuration: START_LEASE_SECONDS=\"0\": expected a whole number of seconds from 1 to 900"),
             ("LEDGER_PREFIX", "labels/ledger/", "invalid configuration: LEDGER_PREFIX=\"labels/ledger/\": the ledger must live outside the labels prefix \"labels/\" (and the labels prefix outside it), e.g. glue-label-importer/"),
-            ("TEACHING_LOOP", "on", "invalid configuration: TEACHING_LOOP=\"on\": expected off or evaluate"),
-            ("TEACHING_LOOP", "evaluate-and-generate", "invalid configuration: TEACHING_LOOP=\"evaluate-and-generate\": labeling-set generation is not in this version; expected off or evaluate"),
+            ("TEACHING_LOOP", "on", "invalid configuration: TEACHING_LOOP=\"on\": expected off, evaluate or evaluate-and-generate"),
+            ("LABELING_SETS_PREFIX", "labels/sets/", "invalid configuration: LABELING_SETS_PREFIX=\"labels/sets/\": generated labeling sets must live outside the labels prefix \"labels/\" (an unlabeled file there would be imported) and the ledger \"glue-label-importer/\", e.g. labeling-sets/"),
+            ("LABELING_SETS_PREFIX", "glue-label-importer/sets", "invalid configuration: LABELING_SETS_PREFIX=\"glue-label-importer/sets/\": generated labeling sets must live outside the labels prefix \"labels/\" (an unlabeled file there would be imported) and the ledger \"glue-label-importer/\", e.g. labeling-sets/"),
             ("LOOP_QUIET_SECONDS", "-1", "invalid configuration: LOOP_QUIET_SECONDS=\"-1\": expected a whole number of seconds from 0 to 86400"),
             ("TARGET_AUPRC", "1.5", "invalid configuration: TARGET_AUPRC=\"1.5\": expected an AreaUnderPRCurve above 0 and at most 1, e.g. 0.95"),
             ("PLATEAU_DELTA", "x", "invalid configuration: PLATEAU_DELTA=\"x\": expected an AreaUnderPRCurve gain from 0 to below 1, e.g. 0.005"),

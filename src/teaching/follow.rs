@@ -24,7 +24,9 @@ use crate::aws::glue::{self, StartFailure};
 use crate::lifecycle::entry::{Entry, ImportState};
 use crate::lifecycle::ledger::Ledger;
 use crate::metrics::RoundFigures;
-use crate::teaching::rounds::{CoveredImport, Round, RoundState, Rounds, Stop};
+use crate::teaching::rounds::{
+    is_final, CoveredImport, Generation, Round, RoundState, Rounds, Stop,
+};
 use crate::upload::outcome::ImportError;
 use crate::State;
 
@@ -73,6 +75,8 @@ pub struct LoopResult {
     pub rounds: Vec<RoundProgress>,
     /// The figures of the rounds evaluated, for the transform's metrics line.
     pub figures: Vec<RoundFigures>,
+    /// Labeling sets whose generation ended.
+    pub labeling_sets: Vec<LabelingSet>,
     pub errors: Vec<String>,
 }
 
@@ -194,24 +198,320 @@ async fn try_step(
     } else if rounds.round_due(importing, now, config.loop_quiet) {
         open_round(state, ledger, transform_id, result).await?;
     }
+    let generates = config.teaching_loop.generates();
+    if generates {
+        generate(state, ledger, transform_id, result).await?;
+    }
     // The marker goes once nothing is left to do (read again: this step may have changed it).
     if let Some(now_held) = ledger.documents().get::<Rounds>(&key).await? {
-        if now_held.value.is_idle() {
-            close_marker(ledger, transform_id).await?;
+        if now_held.value.is_idle(generates) {
+            close_marker(ledger, transform_id, generates).await?;
         }
     }
+    Ok(())
+}
+
+/// What a labeling set's progress came to, for the tick's report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelingSet {
+    pub transform_id: String,
+    pub after_round: u32,
+    pub output_s3_path: String,
+    pub state: String,
+    pub objects: Vec<String>,
+    pub upload_to: String,
+}
+
+/// The loop's labeling sets (`evaluate-and-generate`): follows the one being generated, or
+/// starts the one due, exactly once (mark, send once, record), as evaluations are.
+async fn generate(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let key = ledger.rounds_key(transform_id);
+    let Some(held) = ledger.documents().get::<Rounds>(&key).await? else {
+        return Ok(());
+    };
+    let (lease, now) = (state.config.start_lease, crate::now());
+    let rounds = held.value;
+    let (number, fresh) = match (rounds.generating(), rounds.generation_due()) {
+        (Some(round), _) => (round.number, None),
+        (None, Some(number)) => (
+            number,
+            Some(Generation::after(
+                ledger.bucket(),
+                &state.config.labeling_sets_prefix,
+                &state.config.labels_prefix,
+                transform_id,
+                number,
+            )),
+        ),
+        (None, None) => return Ok(()),
+    };
+    let current = fresh
+        .clone()
+        .or_else(|| rounds.round(number).and_then(|r| r.generation.clone()));
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let task = LoopTask::Generation {
+        output_s3_path: current.output_s3_path.clone(),
+    };
+    if let Some(task_run_id) = &current.run.task_run_id {
+        return follow_generation(state, ledger, transform_id, number, task_run_id, result).await;
+    }
+    if !current.run.startable(lease, now) {
+        return Ok(()); // another process is sending it
+    }
+    if let Some(since) = current.run.first_marked_at.or(current.run.marked_at) {
+        let since = since - crate::CLOCK_SKEW;
+        if let Some(found) = findmatches::run_since(state, transform_id, &task, since).await? {
+            return record_generation(ledger, transform_id, number, None, |g| {
+                g.run.task_run_id = Some(found.clone());
+                g.run.status = Some("STARTING".into());
+            })
+            .await;
+        }
+    }
+    // Mark (creating the generation when it is new), then send once.
+    let token = crate::unique_token();
+    let updated = ledger
+        .documents()
+        .update(
+            &key,
+            || None,
+            |rounds: &mut Rounds| {
+                if let Some(set) = &fresh {
+                    if rounds.generation_due() == Some(number) {
+                        if let Some(round) = rounds.round_mut(number) {
+                            round.generation = Some(set.clone());
+                        }
+                    }
+                }
+                if let Some(g) = rounds.generation_mut(number) {
+                    if g.run.startable(lease, now) {
+                        g.run.mark(&token, now);
+                    }
+                }
+            },
+        )
+        .await?;
+    let mine = matches!(&updated, Updated::Written(w) if w.value.round(number)
+        .and_then(|r| r.generation.as_ref())
+        .is_some_and(|g| g.run.marked_by.as_deref() == Some(token.as_str())));
+    if !mine {
+        return Ok(());
+    }
+    match findmatches::start_once(state, transform_id, &task).await {
+        Ok(task_run_id) => {
+            info!(
+                transform_id,
+                after_round = number,
+                task_run_id,
+                output_s3_path = current.output_s3_path,
+                "labeling set generation started"
+            );
+            record_generation(ledger, transform_id, number, Some(&token), |g| {
+                g.run.task_run_id = Some(task_run_id.clone());
+                g.run.status = Some("STARTING".into());
+                g.run.last_error = None;
+            })
+            .await
+        }
+        Err(StartFailure::Busy(e) | StartFailure::NotNow(e)) => {
+            warn!(
+                transform_id,
+                after_round = number,
+                "labeling set generation deferred to a later tick: {e}"
+            );
+            record_generation(ledger, transform_id, number, Some(&token), |g| {
+                g.run.marked_at = None;
+                g.run.marked_by = None;
+                g.run.last_error = Some(e.to_string());
+            })
+            .await
+        }
+        Err(StartFailure::Refused(e)) => {
+            error!(
+                transform_id,
+                after_round = number,
+                "Glue refused the labeling set generation: {e}"
+            );
+            record_generation(ledger, transform_id, number, Some(&token), |g| {
+                g.run.status = Some("REFUSED".into());
+                g.run.last_error = Some(e.to_string());
+            })
+            .await
+        }
+        Err(StartFailure::Unclear(e)) => {
+            warn!(
+                transform_id,
+                after_round = number,
+                "the labeling set generation's start got no clear answer ({e}); Glue's history settles it at a later tick"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Changes round `number`'s generation while it is not ended (with `token`, only on its own
+/// mark, before a task run is recorded).
+async fn record_generation(
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    number: u32,
+    token: Option<&str>,
+    change: impl Fn(&mut Generation),
+) -> Result<(), StepError> {
+    let key = ledger.rounds_key(transform_id);
+    ledger
+        .documents()
+        .update(
+            &key,
+            || None,
+            |rounds: &mut Rounds| {
+                if let Some(g) = rounds.generation_mut(number) {
+                    let ours = token.is_none_or(|t| {
+                        g.run.task_run_id.is_none() && g.run.marked_by.as_deref() == Some(t)
+                    });
+                    if ours {
+                        change(g);
+                    }
+                }
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Asks Glue about the generation; once it SUCCEEDED, lists every object under its output path
+/// (Glue's file names there are undocumented) and records them.
+async fn follow_generation(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    number: u32,
+    task_run_id: &str,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let run = match glue::task_run(state, transform_id, task_run_id).await {
+        Ok(run) => run,
+        Err(e) if !e.is_retryable() => glue::RunReport {
+            status: "FAILED".into(),
+            started_on: None,
+            completed_on: None,
+            error_string: Some(e.to_string()),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    if !is_final(&run.status) {
+        return Ok(());
+    }
+    let key = ledger.rounds_key(transform_id);
+    let output = ledger
+        .documents()
+        .get::<Rounds>(&key)
+        .await?
+        .and_then(|h| h.value.round(number).and_then(|r| r.generation.clone()));
+    let Some(output) = output else {
+        return Ok(());
+    };
+    let objects: Vec<String> = if run.status == "SUCCEEDED" {
+        let prefix = output
+            .output_s3_path
+            .strip_prefix(&format!("s3://{}/", ledger.bucket()))
+            .unwrap_or_default()
+            .to_string();
+        ledger
+            .documents()
+            .list(&prefix)
+            .await?
+            .into_iter()
+            .map(|l| format!("s3://{}/{}", ledger.bucket(), l.key))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut written = false;
+    let updated = ledger
+        .documents()
+        .update(
+            &key,
+            || None,
+            |rounds: &mut Rounds| {
+                written = false;
+                if let Some(g) = rounds.generation_mut(number) {
+                    if g.run.task_run_id.as_deref() == Some(task_run_id) {
+                        g.run.status = Some(run.status.clone());
+                        g.run.started_on = run.started_on;
+                        g.run.completed_on = run.completed_on;
+                        g.run.last_error = run.error_string.clone();
+                        g.objects = objects.clone();
+                        written = true;
+                    }
+                }
+            },
+        )
+        .await?;
+    if !(written && matches!(updated, Updated::Written(_))) {
+        return Ok(());
+    }
+    if run.status == "SUCCEEDED" {
+        for object in &objects {
+            info!(
+                transform_id,
+                after_round = number,
+                object,
+                download = format!("aws s3 cp {object} ."),
+                upload_labeled = format!("aws s3 cp <labeled file> {}", output.upload_to),
+                "labeling set ready"
+            );
+        }
+        if objects.is_empty() {
+            warn!(
+                transform_id,
+                after_round = number,
+                output_s3_path = output.output_s3_path,
+                "labeling set generation SUCCEEDED but wrote no object under its output path"
+            );
+        }
+    } else {
+        error!(
+            transform_id,
+            after_round = number,
+            task_run_id,
+            status = run.status,
+            error_string = run.error_string,
+            "labeling set generation did not succeed: it is not started again by itself"
+        );
+    }
+    result.labeling_sets.push(LabelingSet {
+        transform_id: transform_id.to_string(),
+        after_round: number,
+        output_s3_path: output.output_s3_path,
+        state: run.status,
+        objects,
+        upload_to: output.upload_to,
+    });
     Ok(())
 }
 
 /// Removes the loop marker, then reads the document again: a tick that noted an import
 /// meanwhile may have found the marker still there (its open did nothing), so the marker is
 /// opened again when work came in.
-async fn close_marker(ledger: &Ledger<'_>, transform_id: &str) -> Result<(), StepError> {
+async fn close_marker(
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    generates: bool,
+) -> Result<(), StepError> {
     let marker = ledger.loop_marker_key(transform_id);
     ledger.close(&marker).await?;
     let key = ledger.rounds_key(transform_id);
     if let Some(held) = ledger.documents().get::<Rounds>(&key).await? {
-        if !held.value.is_idle() {
+        if !held.value.is_idle(generates) {
             ledger.documents().create_empty(&marker).await?;
         }
     }

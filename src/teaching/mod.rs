@@ -12,6 +12,8 @@ pub enum TeachingLoop {
     Off,
     /// Evaluate the transform once per round and keep the round's quality.
     Evaluate,
+    /// Evaluate, then generate the next labeling set until the loop stops.
+    EvaluateAndGenerate,
 }
 
 impl TeachingLoop {
@@ -19,14 +21,16 @@ impl TeachingLoop {
         match value.trim().to_ascii_lowercase().as_str() {
             "off" => Ok(TeachingLoop::Off),
             "evaluate" => Ok(TeachingLoop::Evaluate),
-            "evaluate-and-generate" => Err(
-                "labeling-set generation is not in this version; expected off or evaluate".into(),
-            ),
-            _ => Err("expected off or evaluate".into()),
+            "evaluate-and-generate" => Ok(TeachingLoop::EvaluateAndGenerate),
+            _ => Err("expected off, evaluate or evaluate-and-generate".into()),
         }
     }
 
     pub fn is_on(self) -> bool {
         self != TeachingLoop::Off
+    }
+
+    pub fn generates(self) -> bool {
+        self == TeachingLoop::EvaluateAndGenerate
     }
 }

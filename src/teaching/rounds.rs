@@ -87,6 +87,14 @@ impl LoopRun {
     }
 }
 
+/// Whether a loop run's status word is an end (Glue's, or `REFUSED` for a start Glue refused).
+pub fn is_final(status: &str) -> bool {
+    matches!(
+        status,
+        "SUCCEEDED" | "FAILED" | "STOPPED" | "TIMEOUT" | "REFUSED"
+    )
+}
+
 /// The labeling set generated after a round, for the labeler's next round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -444,9 +452,29 @@ impl Rounds {
         }
     }
 
-    /// Nothing of the loop is left to do for now: no imports wait, no round is evaluated.
-    pub fn is_idle(&self) -> bool {
-        self.pending.is_empty() && self.evaluating().is_none()
+    /// The round whose labeling set is being generated (marked, deferred or running).
+    pub fn generating(&self) -> Option<&Round> {
+        self.rounds.iter().rev().find(|r| {
+            r.generation
+                .as_ref()
+                .is_some_and(|g| !g.run.status.as_deref().is_some_and(is_final))
+        })
+    }
+
+    /// Round `number`'s generation, while it is not ended.
+    pub fn generation_mut(&mut self, number: u32) -> Option<&mut Generation> {
+        self.round_mut(number)
+            .and_then(|r| r.generation.as_mut())
+            .filter(|g| !g.run.status.as_deref().is_some_and(is_final))
+    }
+
+    /// Nothing of the loop is left to do for now: no imports wait, no round is evaluated, no
+    /// labeling set is being generated, and (when the loop generates) none is due.
+    pub fn is_idle(&self, generates: bool) -> bool {
+        self.pending.is_empty()
+            && self.evaluating().is_none()
+            && self.generating().is_none()
+            && !(generates && self.generation_due().is_some())
     }
 
     /// Records a round's evaluation that SUCCEEDED: its figures, the change from the

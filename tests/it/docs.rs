@@ -111,20 +111,29 @@ fn template_actions(node: &Value, actions: &mut BTreeSet<String>) {
                 actions.insert(action.as_str().expect("a permission's action").into());
             }
             if map.contains_key("Effect") {
-                match map.get("Action") {
-                    Some(Value::String(action)) => {
-                        actions.insert(action.clone());
-                    }
-                    Some(Value::Array(list)) => {
-                        actions.extend(list.iter().filter_map(Value::as_str).map(str::to_string))
-                    }
-                    _ => {}
+                if let Some(action) = map.get("Action") {
+                    action_names(action, actions);
                 }
             }
             map.values().for_each(|v| template_actions(v, actions));
         }
         Value::Array(items) => items.iter().for_each(|v| template_actions(v, actions)),
         _ => {}
+    }
+}
+
+/// A statement's `Action`: one name, a list, or an `Fn::If` of either (both branches).
+fn action_names(action: &Value, actions: &mut BTreeSet<String>) {
+    match action {
+        Value::String(name) => {
+            actions.insert(name.clone());
+        }
+        Value::Array(items) => items.iter().for_each(|v| action_names(v, actions)),
+        Value::Object(map) => match map.get("Fn::If").and_then(Value::as_array) {
+            Some(branches) => branches[1..].iter().for_each(|v| action_names(v, actions)),
+            None => panic!("an Action of no known shape: {action}"),
+        },
+        other => panic!("an Action of no known shape: {other}"),
     }
 }
 

@@ -636,3 +636,97 @@ async fn a_round_says_why_the_loop_stopped_and_a_replace_starts_over() {
         table.stdout
     );
 }
+
+/// evaluate-and-generate: after the evaluated round, one labeling-set generation into
+/// `labeling-sets/<transform>/round-2/` (outside the labels prefix), its file listed and the
+/// labeler told where it goes back; none once the loop stopped.
+#[tokio::test]
+async fn after_a_round_the_next_labeling_set_is_generated_once_and_listed() {
+    let env = [
+        ("TEACHING_LOOP", "evaluate-and-generate"),
+        ("LOOP_QUIET_SECONDS", "0"),
+    ];
+    let settings = Settings {
+        generation_run_duration: Duration::from_millis(150),
+        ..quick(SAMPLE_ROWS.into())
+    };
+    let stack = Stack::start_with(settings, &env).await;
+    stack.transform(TFM).await;
+    upload(&stack, TFM, &["a"]).await;
+    let mut reported = Vec::new();
+    let mut doc = Value::Null;
+    for _ in 0..200 {
+        let tick = stack.tick().await;
+        reported.extend(
+            tick["tick"]["labelingSets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        doc = rounds(&stack, TFM).await.unwrap_or_default();
+        if doc["rounds"][0]["generation"]["run"]["status"] == "SUCCEEDED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let generation = &doc["rounds"][0]["generation"];
+    assert_eq!(generation["run"]["status"], "SUCCEEDED", "{doc:#}");
+    let output = format!("s3://{BUCKET}/labeling-sets/{TFM}/round-2/");
+    assert_eq!(generation["outputS3Path"], output.as_str());
+    assert_eq!(
+        generation["uploadTo"],
+        format!("s3://{BUCKET}/labels/{TFM}/round-2.csv")
+    );
+    let listed = stack
+        .s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(format!("labeling-sets/{TFM}/round-2/"))
+        .send()
+        .await
+        .unwrap();
+    let written: Vec<String> = listed
+        .contents()
+        .iter()
+        .map(|o| format!("s3://{BUCKET}/{}", o.key().unwrap()))
+        .collect();
+    assert_eq!(written.len(), 1);
+    assert_eq!(generation["objects"], json!(written));
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert_eq!(reported[0]["objects"], json!(written));
+    assert!(
+        stack.logs().contains("labeling set ready"),
+        "{}",
+        stack.logs()
+    );
+    for _ in 0..3 {
+        stack.tick().await;
+    }
+    assert_eq!(calls(&stack, "StartMLLabelingSetGenerationTaskRun"), 1);
+    assert!(!loop_marker(&stack, TFM).await);
+    // The generated file is unlabeled, outside the labels prefix: nothing imported it.
+    assert_eq!(stack.import_runs(TFM).await.len(), 1);
+}
+
+#[tokio::test]
+async fn no_labeling_set_is_generated_once_the_loop_stopped() {
+    let env = [
+        ("TEACHING_LOOP", "evaluate-and-generate"),
+        ("LOOP_QUIET_SECONDS", "0"),
+        ("TARGET_AUPRC", "0.1"),
+    ];
+    let stack = Stack::start_with(quick(SAMPLE_ROWS.into()), &env).await;
+    stack.transform(TFM).await;
+    upload(&stack, TFM, &["a"]).await;
+    let (doc, _) = tick_until_round(&stack, TFM, 1).await;
+    assert_eq!(doc["rounds"][0]["stopped"]["reason"], "targetReached");
+    for _ in 0..3 {
+        stack.tick().await;
+    }
+    assert_eq!(calls(&stack, "StartMLLabelingSetGenerationTaskRun"), 0);
+    assert_eq!(
+        rounds(&stack, TFM).await.unwrap()["rounds"][0]["generation"],
+        Value::Null
+    );
+    assert!(!loop_marker(&stack, TFM).await);
+}

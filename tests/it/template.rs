@@ -262,6 +262,27 @@ fn the_function_is_granted_exactly_what_it_needs_in_every_mode() {
             "TriggerMode {mode}"
         );
     }
+    // Generating: the generation start too, and the labeling sets listed beside the ledger.
+    let generating = granted_statements(&template_with(
+        "SQS",
+        &[("TeachingLoop", "evaluate-and-generate")],
+    ));
+    assert_eq!(
+        generating.last().map(|s| &s["Action"]),
+        Some(&json!([
+            "glue:StartMLEvaluationTaskRun",
+            "glue:GetMLTransform",
+            "glue:StartMLLabelingSetGenerationTaskRun"
+        ]))
+    );
+    let listing = generating
+        .iter()
+        .find(|s| s["Action"] == "s3:ListBucket")
+        .expect("s3:ListBucket");
+    assert_eq!(
+        listing["Condition"]["StringLike"]["s3:prefix"],
+        json!([{"Fn::Sub": "${LedgerPrefix}*"}, {"Fn::Sub": "${LabelingSetsPrefix}*"}])
+    );
     // The Glue statement is repeated once per allowed transform ID.
     let template = template();
     let foreach = &template["Resources"]["Fn::ForEach::GlueImportPolicies"];
@@ -453,6 +474,7 @@ fn the_function_is_wired_as_documented() {
                "TEACHING_LOOP": {"Ref": "TeachingLoop"}, "LOOP_QUIET_SECONDS": {"Ref": "LoopQuietSeconds"},
                "TARGET_AUPRC": {"Fn::If": ["HasTargetAuprc", {"Ref": "TargetAuprc"}, {"Ref": "AWS::NoValue"}]},
                "PLATEAU_DELTA": {"Ref": "PlateauDelta"}, "PLATEAU_ROUNDS": {"Ref": "PlateauRounds"},
+               "LABELING_SETS_PREFIX": {"Ref": "LabelingSetsPrefix"},
                "LABELS_BUCKET": {"Fn::If": ["UsesEventBridge", {"Ref": "ExistingBucketName"},
                                              {"Fn::Sub": "${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}"}]}})
     );

@@ -149,6 +149,7 @@ async fn teach(
             metrics.round_evaluated(figures);
         }
         report.rounds.extend(step.rounds);
+        report.labeling_sets.extend(step.labeling_sets);
         report.errors.extend(step.errors);
     }
 }

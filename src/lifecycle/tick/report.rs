@@ -24,6 +24,9 @@ pub struct TickReport {
     /// Rounds of the teaching loop recorded this tick (TEACHING_LOOP on).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rounds: Vec<crate::teaching::follow::RoundProgress>,
+    /// Labeling sets whose generation ended this tick (`evaluate-and-generate`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labeling_sets: Vec<crate::teaching::follow::LabelingSet>,
     /// Problems that left an entry as it was (each also logged).
     pub errors: Vec<String>,
 }
