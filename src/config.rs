@@ -231,7 +231,7 @@ impl Config {
         }
         let sets = &config.labeling_sets_prefix;
         let overlaps = |other: &str| sets.starts_with(other) || other.starts_with(sets.as_str());
-        if overlaps(labels) || overlaps(ledger) {
+        if config.teaching_loop.generates() && (overlaps(labels) || overlaps(ledger)) {
             return Err(ConfigError {
                 var: "LABELING_SETS_PREFIX",
                 value: sets.clone(),
@@ -464,8 +464,6 @@ mod tests {
             ("START_LEASE_SECONDS", "0", "invalid configuration: START_LEASE_SECONDS=\"0\": expected a whole number of seconds from 1 to 900"),
             ("LEDGER_PREFIX", "labels/ledger/", "invalid configuration: LEDGER_PREFIX=\"labels/ledger/\": the ledger must live outside the labels prefix \"labels/\" (and the labels prefix outside it), e.g. glue-label-importer/"),
             ("TEACHING_LOOP", "on", "invalid configuration: TEACHING_LOOP=\"on\": expected off, evaluate or evaluate-and-generate"),
-            ("LABELING_SETS_PREFIX", "labels/sets/", "invalid configuration: LABELING_SETS_PREFIX=\"labels/sets/\": generated labeling sets must live outside the labels prefix \"labels/\" (an unlabeled file there would be imported) and the ledger \"glue-label-importer/\", e.g. labeling-sets/"),
-            ("LABELING_SETS_PREFIX", "glue-label-importer/sets", "invalid configuration: LABELING_SETS_PREFIX=\"glue-label-importer/sets/\": generated labeling sets must live outside the labels prefix \"labels/\" (an unlabeled file there would be imported) and the ledger \"glue-label-importer/\", e.g. labeling-sets/"),
             ("LOOP_QUIET_SECONDS", "-1", "invalid configuration: LOOP_QUIET_SECONDS=\"-1\": expected a whole number of seconds from 0 to 86400"),
             ("TARGET_AUPRC", "1.5", "invalid configuration: TARGET_AUPRC=\"1.5\": expected an AreaUnderPRCurve above 0 and at most 1, e.g. 0.95"),
             ("PLATEAU_DELTA", "x", "invalid configuration: PLATEAU_DELTA=\"x\": expected an AreaUnderPRCurve gain from 0 to below 1, e.g. 0.005"),
@@ -474,6 +472,25 @@ mod tests {
         ];
         for (var, value, want) in cases {
             assert_eq!(read(&[(var, value)]).unwrap_err().to_string(), want);
+        }
+    }
+
+    #[test]
+    fn generated_labeling_sets_live_outside_the_labels_and_the_ledger() {
+        let generating = ("TEACHING_LOOP", "evaluate-and-generate");
+        let cases = [
+            ("LABELING_SETS_PREFIX", "labels/sets/", "invalid configuration: LABELING_SETS_PREFIX=\"labels/sets/\": generated labeling sets must live outside the labels prefix \"labels/\" (an unlabeled file there would be imported) and the ledger \"glue-label-importer/\", e.g. labeling-sets/"),
+            ("LABELING_SETS_PREFIX", "glue-label-importer/sets", "invalid configuration: LABELING_SETS_PREFIX=\"glue-label-importer/sets/\": generated labeling sets must live outside the labels prefix \"labels/\" (an unlabeled file there would be imported) and the ledger \"glue-label-importer/\", e.g. labeling-sets/"),
+        ];
+        for (var, value, want) in cases {
+            assert_eq!(
+                read(&[generating, (var, value)]).unwrap_err().to_string(),
+                want
+            );
+            assert!(
+                read(&[(var, value)]).is_ok(),
+                "checked only when the loop generates"
+            );
         }
     }
 }

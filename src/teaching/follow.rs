@@ -270,8 +270,10 @@ async fn generate(
         let since = since - crate::CLOCK_SKEW;
         if let Some(found) = findmatches::run_since(state, transform_id, &task, since).await? {
             return record_generation(ledger, transform_id, number, None, |g| {
-                g.run.task_run_id = Some(found.clone());
-                g.run.status = Some("STARTING".into());
+                if g.run.task_run_id.is_none() {
+                    g.run.task_run_id = Some(found.clone());
+                    g.run.status = Some("STARTING".into());
+                }
             })
             .await;
         }
@@ -419,21 +421,28 @@ async fn follow_generation(
     let Some(output) = output else {
         return Ok(());
     };
-    let objects: Vec<String> = if run.status == "SUCCEEDED" {
-        let prefix = output
-            .output_s3_path
-            .strip_prefix(&format!("s3://{}/", ledger.bucket()))
-            .unwrap_or_default()
-            .to_string();
-        ledger
-            .documents()
-            .list(&prefix)
-            .await?
-            .into_iter()
-            .map(|l| format!("s3://{}/{}", ledger.bucket(), l.key))
-            .collect()
-    } else {
-        Vec::new()
+    let mut listing_error = None;
+    let objects: Vec<String> = match output
+        .output_s3_path
+        .strip_prefix(&format!("s3://{}/", ledger.bucket()))
+        .filter(|prefix| !prefix.is_empty() && run.status == "SUCCEEDED")
+    {
+        Some(prefix) => match ledger.documents().list(prefix).await {
+            Ok(listed) => listed
+                .into_iter()
+                .map(|l| format!("s3://{}/{}", ledger.bucket(), l.key))
+                .collect(),
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            // A lasting refusal (the listing's permission changed with the prefix, say): the
+            // generation is recorded with it rather than asked about at every tick.
+            Err(e) => {
+                listing_error = Some(format!(
+                    "the labeling set's objects could not be listed: {e}"
+                ));
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
     };
     let mut written = false;
     let updated = ledger
@@ -448,7 +457,7 @@ async fn follow_generation(
                         g.run.status = Some(run.status.clone());
                         g.run.started_on = run.started_on;
                         g.run.completed_on = run.completed_on;
-                        g.run.last_error = run.error_string.clone();
+                        g.run.last_error = run.error_string.clone().or(listing_error.clone());
                         g.objects = objects.clone();
                         written = true;
                     }
@@ -470,7 +479,14 @@ async fn follow_generation(
                 "labeling set ready"
             );
         }
-        if objects.is_empty() {
+        if let Some(e) = &listing_error {
+            error!(
+                transform_id,
+                after_round = number,
+                output_s3_path = output.output_s3_path,
+                "{e}"
+            );
+        } else if objects.is_empty() {
             warn!(
                 transform_id,
                 after_round = number,

@@ -468,13 +468,12 @@ impl Rounds {
             .filter(|g| !g.run.status.as_deref().is_some_and(is_final))
     }
 
-    /// Nothing of the loop is left to do for now: no imports wait, no round is evaluated, no
-    /// labeling set is being generated, and (when the loop generates) none is due.
+    /// Nothing of the loop is left to do for now: no imports wait, no round is evaluated, and,
+    /// when the loop generates, no labeling set is being generated or due.
     pub fn is_idle(&self, generates: bool) -> bool {
         self.pending.is_empty()
             && self.evaluating().is_none()
-            && self.generating().is_none()
-            && !(generates && self.generation_due().is_some())
+            && !(generates && (self.generating().is_some() || self.generation_due().is_some()))
     }
 
     /// Records a round's evaluation that SUCCEEDED: its figures, the change from the
