@@ -3,12 +3,11 @@
 //! StartMLLabelingSetGenerationTaskRun sent once each (neither takes a client token), the
 //! runs of one task type Glue started since a time, and the objects a generation wrote.
 
-use aws_config::retry::RetryConfig;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::types::{TaskRun, TaskRunFilterCriteria, TaskType};
 use chrono::Utc;
 
-use super::glue::{glue_error, start_failure, StartFailure};
+use super::glue::{glue_error, sent_once, start_failure, StartFailure};
 use crate::teaching::rounds::{ColumnImportance, ConfusionMatrix, Metrics, Parameters};
 use crate::upload::outcome::ImportError;
 use crate::State;
@@ -122,14 +121,13 @@ pub async fn start_once(
     transform_id: &str,
     task: &LoopTask,
 ) -> Result<String, StartFailure> {
-    let once = || aws_sdk_glue::Config::builder().retry_config(RetryConfig::disabled());
     let sent = match task {
         LoopTask::Evaluation => state
             .glue
             .start_ml_evaluation_task_run()
             .transform_id(transform_id)
             .customize()
-            .config_override(once())
+            .config_override(sent_once())
             .send()
             .await
             .map(|out| out.task_run_id().map(str::to_string))
@@ -140,7 +138,7 @@ pub async fn start_once(
             .transform_id(transform_id)
             .output_s3_path(output_s3_path)
             .customize()
-            .config_override(once())
+            .config_override(sent_once())
             .send()
             .await
             .map(|out| out.task_run_id().map(str::to_string))

@@ -45,13 +45,18 @@ pub async fn start_once(
         .input_s3_path(input_s3_path)
         .replace_all_labels(replace_all_labels)
         .customize()
-        .config_override(aws_sdk_glue::Config::builder().retry_config(RetryConfig::disabled()))
+        .config_override(sent_once())
         .send()
         .await;
     match sent {
         Ok(out) => Ok(out.task_run_id().unwrap_or_default().to_string()),
         Err(e) => Err(start_failure("StartImportLabelsTaskRun", transform_id, e)),
     }
+}
+
+/// The override that sends a start once: no client token, so no retry of the SDK's.
+pub fn sent_once() -> aws_sdk_glue::config::Builder {
+    aws_sdk_glue::Config::builder().retry_config(RetryConfig::disabled())
 }
 
 /// How a start sent once failed: unclear (5xx, timeout, connection lost), busy (the quota),

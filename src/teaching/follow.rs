@@ -399,16 +399,7 @@ async fn follow_generation(
     task_run_id: &str,
     result: &mut LoopResult,
 ) -> Result<(), StepError> {
-    let run = match glue::task_run(state, transform_id, task_run_id).await {
-        Ok(run) => run,
-        Err(e) if !e.is_retryable() => glue::RunReport {
-            status: "FAILED".into(),
-            started_on: None,
-            completed_on: None,
-            error_string: Some(e.to_string()),
-        },
-        Err(e) => return Err(e.into()),
-    };
+    let run = loop_run(state, transform_id, task_run_id).await?;
     if !is_final(&run.status) {
         return Ok(());
     }
@@ -824,22 +815,8 @@ async fn follow_evaluation(
     task_run_id: &str,
     result: &mut LoopResult,
 ) -> Result<(), StepError> {
-    let run = match glue::task_run(state, transform_id, task_run_id).await {
-        Ok(run) => run,
-        // A lasting refusal (the run or the transform is gone): the round ends FAILED with it.
-        Err(e) if !e.is_retryable() => glue::RunReport {
-            status: "FAILED".into(),
-            started_on: None,
-            completed_on: None,
-            error_string: Some(e.to_string()),
-        },
-        Err(e) => return Err(e.into()),
-    };
-    let ended = matches!(
-        run.status.as_str(),
-        "SUCCEEDED" | "FAILED" | "STOPPED" | "TIMEOUT"
-    );
-    if !ended {
+    let run = loop_run(state, transform_id, task_run_id).await?;
+    if !is_final(&run.status) {
         return Ok(());
     }
     let reading = if run.status == "SUCCEEDED" {
@@ -929,5 +906,25 @@ fn log_round(transform_id: &str, round: &Round, task_run_id: &str) {
             error_string = round.error_string,
             "round's evaluation did not succeed: it is not started again by itself; the next import makes a new round"
         ),
+    }
+}
+
+/// A loop task run as Glue reports it; a lasting refusal (the run or the transform is gone)
+/// reads as the run ended FAILED with it, so the round is recorded rather than asked about at
+/// every tick.
+async fn loop_run(
+    state: &State,
+    transform_id: &str,
+    task_run_id: &str,
+) -> Result<glue::RunReport, StepError> {
+    match glue::task_run(state, transform_id, task_run_id).await {
+        Ok(run) => Ok(run),
+        Err(e) if !e.is_retryable() => Ok(glue::RunReport {
+            status: "FAILED".into(),
+            started_on: None,
+            completed_on: None,
+            error_string: Some(e.to_string()),
+        }),
+        Err(e) => Err(e.into()),
     }
 }

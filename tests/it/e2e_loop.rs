@@ -67,6 +67,19 @@ async fn upload(stack: &Stack, transform: &str, names: &[&str]) {
     }
 }
 
+/// Ticks until the transform's ended import waits in `pending` (noted, its round not open).
+async fn tick_until_noted(stack: &Stack) {
+    for _ in 0..100 {
+        stack.tick().await;
+        let doc = rounds(stack, TFM).await.unwrap_or_default();
+        if doc["pending"].as_array().is_some_and(|p| !p.is_empty()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    panic!("no import of {TFM} was noted")
+}
+
 /// Ticks until round `number` of `transform` is recorded in a final state; every tick's reply.
 async fn tick_until_round(stack: &Stack, transform: &str, number: usize) -> (Value, Vec<Value>) {
     let mut ticks = Vec::new();
@@ -328,14 +341,7 @@ async fn concurrent_ticks_start_one_evaluation_per_round() {
         upload(&stack, TFM, &[&format!("race-{round}")]).await;
         let uploaded = std::time::Instant::now();
         // Tick until the import ended and was noted; the round is not opened yet.
-        for _ in 0..100 {
-            stack.tick().await;
-            let doc = rounds(&stack, TFM).await.unwrap_or_default();
-            if doc["pending"].as_array().is_some_and(|p| !p.is_empty()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
+        tick_until_noted(&stack).await;
         let doc = rounds(&stack, TFM).await.unwrap_or_default();
         assert_eq!(
             doc["rounds"].as_array().map_or(0, Vec::len),
@@ -376,14 +382,7 @@ async fn an_evaluation_refused_for_the_quota_is_started_at_a_later_tick() {
     .await;
     stack.transform(TFM).await;
     upload(&stack, TFM, &["a"]).await;
-    for _ in 0..100 {
-        stack.tick().await;
-        let doc = rounds(&stack, TFM).await.unwrap_or_default();
-        if doc["pending"].as_array().is_some_and(|p| !p.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    tick_until_noted(&stack).await;
     let mut generations = Vec::new();
     for n in 0..3 {
         let run = stack
@@ -453,14 +452,7 @@ async fn a_round_of_a_deleted_transform_fails_once_and_the_loop_stops_asking() {
     let stack = Stack::start_with(quick(SAMPLE_ROWS.into()), &env).await;
     stack.transform(TFM).await;
     upload(&stack, TFM, &["a"]).await;
-    for _ in 0..100 {
-        stack.tick().await;
-        let doc = rounds(&stack, TFM).await.unwrap_or_default();
-        if doc["pending"].as_array().is_some_and(|p| !p.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    tick_until_noted(&stack).await;
     stack
         .glue
         .delete_ml_transform()
