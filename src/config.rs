@@ -229,16 +229,30 @@ impl Config {
                 problem: format!("the ledger must live outside the labels prefix {labels:?} (and the labels prefix outside it), e.g. glue-label-importer/"),
             });
         }
-        let sets = &config.labeling_sets_prefix;
+        if config.teaching_loop.generates() {
+            config.check_labeling_sets_prefix()?;
+        }
+        Ok(config)
+    }
+
+    /// Generated labeling sets live outside the labels prefix (an unlabeled file there would
+    /// be imported) and the ledger: checked at start-up when the loop generates, and before a
+    /// generation by hand.
+    pub fn check_labeling_sets_prefix(&self) -> Result<(), ConfigError> {
+        let (sets, labels, ledger) = (
+            &self.labeling_sets_prefix,
+            &self.labels_prefix,
+            &self.ledger_prefix,
+        );
         let overlaps = |other: &str| sets.starts_with(other) || other.starts_with(sets.as_str());
-        if config.teaching_loop.generates() && (overlaps(labels) || overlaps(ledger)) {
+        if overlaps(labels) || overlaps(ledger) {
             return Err(ConfigError {
                 var: "LABELING_SETS_PREFIX",
                 value: sets.clone(),
                 problem: format!("generated labeling sets must live outside the labels prefix {labels:?} (an unlabeled file there would be imported) and the ledger {ledger:?}, e.g. labeling-sets/"),
             });
         }
-        Ok(config)
+        Ok(())
     }
 }
 

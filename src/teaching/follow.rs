@@ -141,7 +141,7 @@ pub async fn step(
 
 /// Why a loop step stopped short; the next tick tries again.
 #[derive(Debug, thiserror::Error)]
-enum StepError {
+pub enum StepError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -164,39 +164,9 @@ async fn try_step(
     let config = &state.config;
     let now = crate::now();
     if let Some(round) = rounds.evaluating().cloned() {
-        let run = round.evaluation.clone().unwrap_or_default();
-        match &run.task_run_id {
-            Some(task_run_id) => {
-                follow_evaluation(state, ledger, transform_id, &round, task_run_id, result).await?
-            }
-            None if run.startable(config.start_lease, now) => {
-                // An earlier attempt (a mark past its lease, or one answered unclearly before a
-                // deferral) may have started a run: Glue's history since the first mark says.
-                let since = run
-                    .first_marked_at
-                    .or(run.marked_at)
-                    .map(|at| at - crate::CLOCK_SKEW);
-                let found = match since {
-                    Some(since) => {
-                        findmatches::run_since(state, transform_id, &LoopTask::Evaluation, since)
-                            .await?
-                    }
-                    None => None,
-                };
-                match found {
-                    Some(task_run_id) => {
-                        record_started(ledger, transform_id, round.number, None, &task_run_id)
-                            .await?;
-                    }
-                    None => {
-                        start_evaluation(state, ledger, transform_id, round.number, result).await?
-                    }
-                }
-            }
-            None => {} // another process is sending it
-        }
+        advance_evaluation(state, ledger, transform_id, &round, result).await?;
     } else if rounds.round_due(importing, now, config.loop_quiet) {
-        open_round(state, ledger, transform_id, result).await?;
+        open_round(state, ledger, transform_id, Due::Loop, result).await?;
     }
     let generates = config.teaching_loop.generates();
     if generates {
@@ -207,6 +177,47 @@ async fn try_step(
         if now_held.value.is_idle(generates) {
             close_marker(ledger, transform_id, generates).await?;
         }
+    }
+    Ok(())
+}
+
+/// Moves a round being evaluated on: follows its task run, or (deferred, or a mark past its
+/// lease) asks Glue's history since the first mark and starts it only when none was started.
+pub(super) async fn advance_evaluation(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    round: &Round,
+    result: &mut LoopResult,
+) -> Result<(), StepError> {
+    let (config, now) = (&state.config, crate::now());
+    let run = round.evaluation.clone().unwrap_or_default();
+    match &run.task_run_id {
+        Some(task_run_id) => {
+            follow_evaluation(state, ledger, transform_id, round, task_run_id, result).await?
+        }
+        None if run.startable(config.start_lease, now) => {
+            // An earlier attempt (a mark past its lease, or one answered unclearly before a
+            // deferral) may have started a run: Glue's history since the first mark says.
+            let since = run
+                .first_marked_at
+                .or(run.marked_at)
+                .map(|at| at - crate::CLOCK_SKEW);
+            let found = match since {
+                Some(since) => {
+                    findmatches::run_since(state, transform_id, &LoopTask::Evaluation, since)
+                        .await?
+                }
+                None => None,
+            };
+            match found {
+                Some(task_run_id) => {
+                    record_started(ledger, transform_id, round.number, None, &task_run_id).await?;
+                }
+                None => start_evaluation(state, ledger, transform_id, round.number, result).await?,
+            }
+        }
+        None => {} // another process is sending it
     }
     Ok(())
 }
@@ -235,47 +246,80 @@ async fn generate(
     let Some(held) = ledger.documents().get::<Rounds>(&key).await? else {
         return Ok(());
     };
-    let (lease, now) = (state.config.start_lease, crate::now());
     let rounds = held.value;
-    let (number, fresh) = match (rounds.generating(), rounds.generation_due()) {
-        (Some(round), _) => (round.number, None),
-        (None, Some(number)) => (
-            number,
-            Some(Generation::after(
-                ledger.bucket(),
-                &state.config.labeling_sets_prefix,
-                &state.config.labels_prefix,
-                transform_id,
-                number,
-            )),
-        ),
-        (None, None) => return Ok(()),
-    };
-    let current = fresh
-        .clone()
-        .or_else(|| rounds.round(number).and_then(|r| r.generation.clone()));
-    let Some(current) = current else {
-        return Ok(());
-    };
+    match (rounds.generating(), rounds.generation_due()) {
+        (Some(number), _) => {
+            let Some(current) = rounds.generation(number).cloned() else {
+                return Ok(());
+            };
+            advance_generation(state, ledger, transform_id, number, current, None, result)
+                .await
+                .map(|_| ())
+        }
+        (None, Some(number)) => {
+            let fresh = labeling_set_after(state, ledger, transform_id, number);
+            let create = Some(Due::Loop);
+            advance_generation(state, ledger, transform_id, number, fresh, create, result)
+                .await
+                .map(|_| ())
+        }
+        (None, None) => Ok(()),
+    }
+}
+
+/// The labeling set to generate after round `number`, where this deployment keeps them.
+pub(super) fn labeling_set_after(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    number: u32,
+) -> Generation {
+    Generation::after(
+        ledger.bucket(),
+        &state.config.labeling_sets_prefix,
+        &state.config.labels_prefix,
+        transform_id,
+        number,
+    )
+}
+
+/// Moves the labeling set after round `number` on: follows its task run, or starts it
+/// exactly once (Glue's history since an earlier mark, else mark and send once). `create`:
+/// `current` is new and is attached to the round in the mark's write (the loop: only while
+/// it is still due; by hand: while the round is the latest and has none). Whether this call
+/// marked it and sent its start.
+pub(super) async fn advance_generation(
+    state: &State,
+    ledger: &Ledger<'_>,
+    transform_id: &str,
+    number: u32,
+    current: Generation,
+    create: Option<Due>,
+    result: &mut LoopResult,
+) -> Result<bool, StepError> {
+    let key = ledger.rounds_key(transform_id);
+    let (lease, now) = (state.config.start_lease, crate::now());
     let task = LoopTask::Generation {
         output_s3_path: current.output_s3_path.clone(),
     };
     if let Some(task_run_id) = &current.run.task_run_id {
-        return follow_generation(state, ledger, transform_id, number, task_run_id, result).await;
+        follow_generation(state, ledger, transform_id, number, task_run_id, result).await?;
+        return Ok(false);
     }
     if !current.run.startable(lease, now) {
-        return Ok(()); // another process is sending it
+        return Ok(false); // another process is sending it
     }
     if let Some(since) = current.run.first_marked_at.or(current.run.marked_at) {
         let since = since - crate::CLOCK_SKEW;
         if let Some(found) = findmatches::run_since(state, transform_id, &task, since).await? {
-            return record_generation(ledger, transform_id, number, None, |g| {
+            record_generation(ledger, transform_id, number, None, |g| {
                 if g.run.task_run_id.is_none() {
                     g.run.task_run_id = Some(found.clone());
                     g.run.status = Some("STARTING".into());
                 }
             })
-            .await;
+            .await?;
+            return Ok(false);
         }
     }
     // Mark (creating the generation when it is new), then send once.
@@ -284,14 +328,15 @@ async fn generate(
         .documents()
         .update(
             &key,
-            || None,
+            || (create == Some(Due::ByHand)).then(|| Rounds::new(transform_id)),
             |rounds: &mut Rounds| {
-                if let Some(set) = &fresh {
-                    if rounds.generation_due() == Some(number) {
-                        if let Some(round) = rounds.round_mut(number) {
-                            round.generation = Some(set.clone());
-                        }
-                    }
+                let attach = match create {
+                    Some(Due::Loop) => rounds.generation_due() == Some(number),
+                    Some(Due::ByHand) => true,
+                    None => false,
+                };
+                if attach {
+                    rounds.attach_generation(number, current.clone());
                 }
                 if let Some(g) = rounds.generation_mut(number) {
                     if g.run.startable(lease, now) {
@@ -301,13 +346,12 @@ async fn generate(
             },
         )
         .await?;
-    let mine = matches!(&updated, Updated::Written(w) if w.value.round(number)
-        .and_then(|r| r.generation.as_ref())
+    let mine = matches!(&updated, Updated::Written(w) if w.value.generation(number)
         .is_some_and(|g| g.run.marked_by.as_deref() == Some(token.as_str())));
     if !mine {
-        return Ok(());
+        return Ok(false);
     }
-    match findmatches::start_once(state, transform_id, &task).await {
+    let recorded = match findmatches::start_once(state, transform_id, &task).await {
         Ok(task_run_id) => {
             info!(
                 transform_id,
@@ -356,7 +400,9 @@ async fn generate(
             );
             Ok(())
         }
-    }
+    };
+    recorded?;
+    Ok(true)
 }
 
 /// Changes round `number`'s generation while it is not ended (with `token`, only on its own
@@ -408,7 +454,7 @@ async fn follow_generation(
         .documents()
         .get::<Rounds>(&key)
         .await?
-        .and_then(|h| h.value.round(number).and_then(|r| r.generation.clone()));
+        .and_then(|h| h.value.generation(number).cloned());
     let Some(output) = output else {
         return Ok(());
     };
@@ -509,7 +555,7 @@ async fn follow_generation(
 /// Removes the loop marker, then reads the document again: a tick that noted an import
 /// meanwhile may have found the marker still there (its open did nothing), so the marker is
 /// opened again when work came in.
-async fn close_marker(
+pub(super) async fn close_marker(
     ledger: &Ledger<'_>,
     transform_id: &str,
     generates: bool,
@@ -525,20 +571,34 @@ async fn close_marker(
     Ok(())
 }
 
+/// Who asks for a round or a labeling set, and so when one is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Due {
+    /// The tick: a round once its imports are in and quiet; a labeling set after a round
+    /// while the loop has not stopped.
+    Loop,
+    /// An operator (`import-labels evaluate` / `generate`): whenever there is something new to
+    /// measure; a labeling set after the latest round, stop rule or not.
+    ByHand,
+}
+
 /// Opens the due round: NOT_READY is recorded as such; READY opens it with this process's mark
-/// (one compare-and-set: of concurrent ticks, one opens it) and sends the evaluation.
-async fn open_round(
+/// (one compare-and-set: of concurrent ticks, one opens it) and sends the evaluation. The round
+/// this call opened, if it did.
+pub(super) async fn open_round(
     state: &State,
     ledger: &Ledger<'_>,
     transform_id: &str,
+    due: Due,
     result: &mut LoopResult,
-) -> Result<(), StepError> {
+) -> Result<Option<u32>, StepError> {
     let reading = match findmatches::read_transform(state, transform_id).await {
         Ok(reading) => reading,
         // A lasting refusal (the transform is gone, say): the round is recorded FAILED with
         // it, so the loop does not ask again at every tick.
-        Err(e) if !e.is_retryable() => {
-            return fail_due_round(state, ledger, transform_id, e, result).await;
+        Err(e) if !e.is_retryable() && due == Due::Loop => {
+            fail_due_round(state, ledger, transform_id, e, result).await?;
+            return Ok(None);
         }
         Err(e) => return Err(e.into()),
     };
@@ -550,10 +610,16 @@ async fn open_round(
         .documents()
         .update(
             &key,
-            || None,
+            || (due == Due::ByHand).then(|| Rounds::new(transform_id)),
             |rounds: &mut Rounds| {
                 opened = None;
-                if !rounds.round_due(false, now, quiet) {
+                let wanted = match due {
+                    Due::Loop => rounds.round_due(false, now, quiet),
+                    Due::ByHand => {
+                        rounds.evaluation_wanted(reading.label_count, &reading.parameters)
+                    }
+                };
+                if !wanted {
                     return;
                 }
                 let number = rounds.open_round(now);
@@ -569,10 +635,10 @@ async fn open_round(
         )
         .await?;
     let (Some(number), Updated::Written(written)) = (opened, updated) else {
-        return Ok(()); // another tick opened it
+        return Ok(None); // another tick opened it
     };
     let Some(round) = written.value.round(number) else {
-        return Ok(());
+        return Ok(None);
     };
     if round.state == RoundState::NotReady {
         warn!(
@@ -583,7 +649,7 @@ async fn open_round(
             "round not evaluated: the transform is not READY (label more sets; the next round evaluates it once it is)"
         );
         result.rounds.push(RoundProgress::of(transform_id, round));
-        return Ok(());
+        return Ok(Some(number));
     }
     send_evaluation(
         state,
@@ -594,7 +660,8 @@ async fn open_round(
         &reading,
         result,
     )
-    .await
+    .await?;
+    Ok(Some(number))
 }
 
 /// Opens the due round as FAILED with a lasting refusal of Glue's.

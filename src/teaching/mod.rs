@@ -1,7 +1,9 @@
 //! FindMatches' teaching loop, per transform: after a round's imports, evaluate the transform
 //! once, keep what the evaluation measured, and say when quality stopped improving
-//! ([`rounds`]: the model and its rules, pure), as a step of the tick ([`follow`]).
+//! ([`rounds`]: the model and its rules, pure), as a step of the tick ([`follow`]), or by hand
+//! for one transform ([`by_hand`]: `import-labels evaluate` / `generate`).
 
+pub mod by_hand;
 pub mod follow;
 pub mod rounds;
 

@@ -310,6 +310,10 @@ pub struct Rounds {
     /// The newest upload of the transform the loop has seen (for the quiet period).
     pub last_upload_at: Option<DateTime<Utc>>,
     pub rounds: Vec<Round>,
+    /// The labeling set generated before the first round (by hand, `import-labels generate`
+    /// on a new transform): "after round 0".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_labeling_set: Option<Generation>,
 }
 
 impl Document for Rounds {
@@ -329,6 +333,7 @@ impl Rounds {
             pending: Vec::new(),
             last_upload_at: None,
             rounds: Vec::new(),
+            first_labeling_set: None,
         }
     }
 
@@ -452,20 +457,83 @@ impl Rounds {
         }
     }
 
-    /// The round whose labeling set is being generated (marked, deferred or running).
-    pub fn generating(&self) -> Option<&Round> {
-        self.rounds.iter().rev().find(|r| {
-            r.generation
-                .as_ref()
-                .is_some_and(|g| !g.run.status.as_deref().is_some_and(is_final))
-        })
+    /// The number of the latest round; 0 before the first.
+    pub fn latest_number(&self) -> u32 {
+        self.rounds.last().map_or(0, |r| r.number)
     }
 
-    /// Round `number`'s generation, while it is not ended.
+    /// The labeling set generated after round `number` (0: before the first round).
+    pub fn generation(&self, number: u32) -> Option<&Generation> {
+        match number {
+            0 => self.first_labeling_set.as_ref(),
+            n => self.round(n).and_then(|r| r.generation.as_ref()),
+        }
+    }
+
+    /// The round after which a labeling set is being generated (marked, deferred or
+    /// running); 0: the first labeling set.
+    pub fn generating(&self) -> Option<u32> {
+        let in_flight = |g: &Generation| !g.run.status.as_deref().is_some_and(is_final);
+        self.rounds
+            .iter()
+            .rev()
+            .find(|r| r.generation.as_ref().is_some_and(in_flight))
+            .map(|r| r.number)
+            .or_else(|| {
+                self.first_labeling_set
+                    .as_ref()
+                    .filter(|g| in_flight(g))
+                    .map(|_| 0)
+            })
+    }
+
+    /// The generation after round `number`, while it is not ended.
     pub fn generation_mut(&mut self, number: u32) -> Option<&mut Generation> {
-        self.round_mut(number)
-            .and_then(|r| r.generation.as_mut())
-            .filter(|g| !g.run.status.as_deref().is_some_and(is_final))
+        let slot = match number {
+            0 => self.first_labeling_set.as_mut(),
+            n => self.round_mut(n).and_then(|r| r.generation.as_mut()),
+        };
+        slot.filter(|g| !g.run.status.as_deref().is_some_and(is_final))
+    }
+
+    /// Gives round `number` (0: none yet) its labeling set, when it is still the latest round
+    /// and has none, or only one that ended without succeeding (of concurrent writers, one
+    /// attaches it); whether it was attached.
+    pub fn attach_generation(&mut self, number: u32, generation: Generation) -> bool {
+        let taken = self.generation(number).is_some_and(|g| {
+            g.run.status.as_deref() == Some("SUCCEEDED")
+                || !g.run.status.as_deref().is_some_and(is_final)
+        });
+        if number != self.latest_number() || taken {
+            return false;
+        }
+        match number {
+            0 => self.first_labeling_set = Some(generation),
+            n => match self.round_mut(n) {
+                Some(round) => round.generation = Some(generation),
+                None => return false,
+            },
+        }
+        true
+    }
+
+    /// Whether an evaluation asked for by hand would measure something new: imports wait, no
+    /// round was recorded yet, or the transform's labels or parameters changed since the latest
+    /// round (a FAILED one is always measured again). Never while a round is being evaluated.
+    pub fn evaluation_wanted(&self, label_count: i64, parameters: &Parameters) -> bool {
+        if self.evaluating().is_some() {
+            return false;
+        }
+        let Some(latest) = self.rounds.last() else {
+            return true;
+        };
+        !self.pending.is_empty()
+            || latest.state == RoundState::Failed
+            || latest.label_count != Some(label_count)
+            || latest
+                .parameters
+                .as_ref()
+                .is_some_and(|recorded| recorded != parameters)
     }
 
     /// Nothing of the loop is left to do for now: no imports wait, no round is evaluated, and,
@@ -749,5 +817,73 @@ mod tests {
         );
         let back: Rounds = crate::aws::documents::parse(json.to_string().as_bytes()).unwrap();
         assert_eq!(back, rounds);
+    }
+
+    fn set(number: u32) -> Generation {
+        Generation::after("bkt", "labeling-sets/", "labels/", "tfm-1", number)
+    }
+
+    #[test]
+    fn a_new_transforms_first_labeling_set_is_generation_zero_and_attached_once() {
+        let mut rounds = Rounds::new("tfm-1");
+        assert_eq!((rounds.latest_number(), rounds.generating()), (0, None));
+        assert!(rounds.attach_generation(0, set(0)));
+        assert_eq!(
+            rounds.generation(0).map(|g| g.output_s3_path.as_str()),
+            Some("s3://bkt/labeling-sets/tfm-1/round-1/")
+        );
+        assert_eq!(rounds.generating(), Some(0));
+        assert!(!rounds.attach_generation(0, set(0)), "one per round");
+        assert!(!rounds.is_idle(true));
+        // It failed: asked again, it is made anew; once SUCCEEDED, never.
+        rounds.generation_mut(0).unwrap().run.status = Some("FAILED".into());
+        assert_eq!(rounds.generating(), None);
+        assert!(rounds.generation_mut(0).is_none());
+        assert!(rounds.attach_generation(0, set(0)));
+        rounds.generation_mut(0).unwrap().run.status = Some("SUCCEEDED".into());
+        assert!(!rounds.attach_generation(0, set(0)));
+        // Only the latest round takes one.
+        rounds.note_import(import("r1", false), at(0));
+        rounds.open_round(at(1));
+        assert!(!rounds.attach_generation(0, set(0)));
+        assert!(rounds.attach_generation(1, set(1)));
+        assert_eq!(rounds.generating(), Some(1));
+    }
+
+    #[test]
+    fn an_evaluation_by_hand_is_wanted_only_for_something_new() {
+        let params = Parameters {
+            precision_recall_tradeoff: Some(0.5),
+            accuracy_cost_tradeoff: None,
+        };
+        let mut rounds = Rounds::new("tfm-1");
+        assert!(rounds.evaluation_wanted(0, &params), "no round yet");
+        let n = rounds.open_round(at(0));
+        assert!(
+            !rounds.evaluation_wanted(10, &params),
+            "one is being evaluated"
+        );
+        rounds.record_evaluated(
+            n,
+            Some(10),
+            params.clone(),
+            auprc(0.6),
+            &StopRule::default(),
+        );
+        assert!(!rounds.evaluation_wanted(10, &params), "the same labels");
+        assert!(rounds.evaluation_wanted(11, &params), "more labels");
+        let other = Parameters {
+            precision_recall_tradeoff: Some(0.9),
+            ..params.clone()
+        };
+        assert!(rounds.evaluation_wanted(10, &other), "other parameters");
+        rounds.note_import(import("r2", false), at(5));
+        assert!(
+            rounds.evaluation_wanted(10, &params),
+            "an import no round covers"
+        );
+        let n = rounds.open_round(at(6));
+        rounds.record_failed(n, "FAILED", None);
+        assert!(rounds.evaluation_wanted(10, &params), "the latest FAILED");
     }
 }

@@ -5,6 +5,7 @@ mod rounds;
 mod runs;
 mod start;
 mod status;
+mod teach;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -69,6 +70,30 @@ enum Command {
     /// recall, F1, the change, why the loop stopped; with --output table, a chart of AUPRC and
     /// F1 over the label count.
     Rounds(RoundsArgs),
+    /// Evaluate the transform now (the teaching loop's step by hand): open a round when its
+    /// labels or parameters changed since the latest one and start StartMLEvaluationTaskRun
+    /// exactly once, or follow the round under way; with --wait, until the round is recorded.
+    Evaluate(LoopArgs),
+    /// Generate the labeling set after the latest round (a new transform's first one) with
+    /// StartMLLabelingSetGenerationTaskRun, exactly once; with --wait, until its files are
+    /// listed, with where to download them and where the labeled file goes back.
+    Generate(LoopArgs),
+}
+
+#[derive(Debug, Args)]
+struct LoopArgs {
+    #[arg(long)]
+    transform_id: String,
+    /// The labels bucket whose ledger holds the rounds.
+    #[arg(long, env = "LABELS_BUCKET")]
+    bucket: String,
+    /// Follow it to its end (one tick's worth at each look); exit non-zero unless it
+    /// succeeded.
+    #[arg(long)]
+    wait: bool,
+    /// Seconds between looks with --wait.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    poll_interval: f64,
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +216,14 @@ enum CliError {
     Output(#[from] std::io::Error),
     #[error("cannot list the import ledger: {0}")]
     Ledger(String),
+    #[error("{0}")]
+    ByHand(String),
+    #[error("round {round} of {transform_id} was not evaluated: the transform is NOT_READY with {label_count} labels. Label more (`import-labels generate --transform-id {transform_id}` makes a labeling set), import them, and run this again")]
+    NotReady {
+        transform_id: String,
+        round: u32,
+        label_count: i64,
+    },
 }
 
 fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
@@ -232,6 +265,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status(args) => show_status(&cli.global, args).await,
         Command::Validate(args) => validate(&cli.global, args).await,
         Command::Rounds(args) => show_rounds(&cli.global, args).await,
+        Command::Evaluate(args) => teach::evaluate(&cli.global, args).await,
+        Command::Generate(args) => teach::generate(&cli.global, args).await,
     }
 }
 
