@@ -4,7 +4,9 @@ the real Lambda binary under `cargo lambda watch`, invoked with `cargo lambda in
 
     local_stack.py demo            make demo: an upload imported and followed to SUCCEEDED by a
                                    tick; a second one queued behind it in the transform's lane, started
-                                   by the tick when its turn comes, and failed by Glue (FAILED, Glue's message)
+                                   by the tick when its turn comes, and failed by Glue (FAILED, Glue's message);
+                                   then the teaching loop: round 1 evaluated, the next labeling set generated,
+                                   labeled from a ground truth, imported, round 2 evaluated, better
     local_stack.py invoke EVENT    seed what EVENT names (any trigger's shape), invoke it, report the task runs
 
 Everything binds to 127.0.0.1 on free ports, and everything started is stopped on exit.
@@ -12,6 +14,7 @@ Run it with the project's virtualenv python (make demo / make invoke do).
 """
 
 import copy
+import csv
 import json
 import os
 import signal
@@ -30,8 +33,10 @@ VENV_BIN = Path(sys.executable).parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 LOGS = TARGET / "local-stack"
 SAMPLE = ROOT / "examples" / "labels" / "persons-round-1.csv"
-# The labeler's next file, for the teaching loop's second round.
-SAMPLE_ROUND_2 = ROOT / "examples" / "labels" / "persons-round-2.csv"
+# The persons transform's source table (glue-local generates its labeling sets from it) and its
+# ground truth (which records name the same person), from which the demo labels a generated set.
+SOURCE_TABLE = ROOT / "examples" / "source" / "persons.csv"
+GROUND_TRUTH = ROOT / "examples" / "source" / "persons-truth.csv"
 # The transforms the sample events name; glue-local pins these IDs (tag glue-local:transform-id).
 TRANSFORMS = {
     "tfm-0123456789abcdef0123456789abcdef01234567": "persons",
@@ -109,7 +114,8 @@ class Stack:
         moto = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)])
         glue = self.spawn("glue-local", [str(TARGET / "debug" / "glue-local"), "--port", str(self.glue_port),
                                          "--s3-endpoint-url", self.moto_url, "--task-run-millis", "1500",
-                                         "--evaluation-run-millis", "1500", "--ready-label-count", "8"])
+                                         "--evaluation-run-millis", "1500", "--generation-run-millis", "1500",
+                                         "--ready-label-count", "8"])
         wait_for_port(self.moto_port, "moto", moto)
         wait_for_port(self.glue_port, "glue-local", glue)
         say(f"moto S3 on {self.moto_url}, glue-local on {self.glue_url}")
@@ -120,7 +126,7 @@ class Stack:
         function_env = {**self.env, "AWS_ENDPOINT_URL_S3": self.moto_url, "AWS_ENDPOINT_URL_GLUE": self.glue_url,
                         "S3_FORCE_PATH_STYLE": "true", "RUST_LOG": "info", "LABELS_BUCKET": labels_bucket,
                         # The teaching loop, with rounds closing as soon as the imports ended.
-                        "TEACHING_LOOP": "evaluate", "LOOP_QUIET_SECONDS": "0"}
+                        "TEACHING_LOOP": "evaluate-and-generate", "LOOP_QUIET_SECONDS": "0"}
         watch = self.spawn("function", ["cargo", "lambda", "watch", "--ignore-changes",
                                         "--invoke-address", "127.0.0.1", "--invoke-port", str(self.lambda_port)],
                            env=function_env)
@@ -131,7 +137,8 @@ class Stack:
         """Uploads a sample file; its eTag."""
         put = self.s3.put_object(Bucket=bucket, Key=key, Body=sample.read_bytes(), Metadata=metadata)
         meta = " with " + ", ".join(f"{k}: {v}" for k, v in metadata.items()) if metadata else ""
-        say(f"uploaded {sample.relative_to(ROOT)} to s3://{bucket}/{key}{meta}")
+        shown = sample.relative_to(ROOT) if sample.is_relative_to(ROOT) else sample
+        say(f"uploaded {shown} to s3://{bucket}/{key}{meta}")
         return put["ETag"].strip('"')
 
     def glue_admin(self, path, body):
@@ -163,6 +170,8 @@ class Stack:
                 Parameters={"TransformType": "FIND_MATCHES", "FindMatchesParameters": {"PrimaryKeyColumnName": "id"}},
                 Tags={"glue-local:transform-id": tfm})
         say(f"created FindMatches transforms {', '.join(TRANSFORMS)}")
+        self.glue_admin("tables", {"databaseName": "crm", "tableName": "persons", "csv": SOURCE_TABLE.read_text()})
+        say(f"crm.persons holds {SOURCE_TABLE.relative_to(ROOT)} (glue-local generates labeling sets from it)")
         for bucket, key, event_etag in objects:
             if bucket not in [b["Name"] for b in self.s3.list_buckets()["Buckets"]]:
                 self.s3.create_bucket(Bucket=bucket)
@@ -179,7 +188,8 @@ class Stack:
         lines = (LOGS / "function.log").read_text(errors="replace").splitlines()
         outcome_lines = [l for l in lines[self.log_lines_shown:]
                          if "request_id=" in l or "import finished" in l or "tick done" in l
-                         or "round evaluated" in l or "evaluation started" in l]
+                         or "round evaluated" in l or "evaluation started" in l
+                         or "labeling set generation started" in l or "labeling set ready" in l]
         self.log_lines_shown = len(lines)
         if outcome_lines:
             print("--- function log ---")
@@ -193,6 +203,30 @@ class Stack:
         """(transform ID, task run ID) of the transform's evaluation runs, newest first."""
         return [(tfm, run["TaskRunId"]) for run in
                 self.glue.get_ml_task_runs(TransformId=tfm, Filter={"TaskRunType": "EVALUATION"})["TaskRuns"]]
+
+    def generations(self, tfm):
+        """(transform ID, task run ID) of the transform's labeling-set generations, newest first."""
+        return [(tfm, run["TaskRunId"]) for run in
+                self.glue.get_ml_task_runs(TransformId=tfm,
+                                           Filter={"TaskRunType": "LABELING_SET_GENERATION"})["TaskRuns"]]
+
+    def label(self, object_uri, path):
+        """The labeler, from the ground truth: in each labeling set, records of one person get one
+        label (A, B, …). Writes the labeled file to `path`."""
+        truth = dict(csv.reader(GROUND_TRUTH.read_text().splitlines()[1:]))
+        bucket, key = object_uri[len("s3://"):].split("/", 1)
+        rows = list(csv.reader(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()))
+        labels = {}
+        with open(path, "w", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(rows[0])
+            for row in rows[1:]:
+                people = labels.setdefault(row[0], {})
+                person = truth[row[2]]
+                row[1] = people.setdefault(person, chr(ord("A") + len(people)))
+                writer.writerow(row)
+        say(f"labeled {object_uri} from {GROUND_TRUTH.relative_to(ROOT)}: {len(rows) - 1} records "
+            f"in {len(labels)} labeling sets -> {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
     def rounds(self, bucket, tfm):
         """The transform's rounds document, if any."""
@@ -262,7 +296,7 @@ def demo():
     event_file.write_text(json.dumps(event, indent=2))
     bucket, key, _ = objects(event)[0]
     stack = Stack()
-    rounds = []
+    rounds, first_set = [], {}
     try:
         stack.start(bucket)
         stack.seed(objects(event), {"replace-all-labels": "true"})
@@ -319,30 +353,47 @@ def demo():
             print(stack.s3.get_object(Bucket=ledger_bucket, Key=ledger_key)["Body"].read().decode())
 
         print()
-        say("8. the teaching loop (TEACHING_LOOP=evaluate): with no import left waiting or running, the tick")
-        say("   closed round 1 and started one evaluation; Glue estimates the transform's quality")
+        say("8. the teaching loop (TEACHING_LOOP=evaluate-and-generate): with no import left waiting or running,")
+        say("   the tick closed round 1 and started one evaluation; Glue estimates the transform's quality")
         stack.follow(stack.evaluations(tfm))
         say("   the next tick records round 1 with Glue's metrics (Glue itself keeps only the latest)")
+        say("   and starts generating the labeler's next file")
         stack.invoke(ROOT / "events" / "scheduled-tick.json")
         stack.import_labels("rounds", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
 
         print()
-        say("9. the labeler's next file: uploaded, imported, and the tick evaluates round 2")
-        next_key = key.replace("round-1.csv", "round-2.csv")
-        next_etag = stack.upload(bucket, next_key, {}, SAMPLE_ROUND_2)
-        next_event = copy.deepcopy(event)
-        next_event["Records"][0]["s3"]["object"].update({"key": next_key, "eTag": next_etag})
-        next_event["Records"][0]["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
-        next_event_file = LOGS / "s3-put-round-2.json"
-        next_event_file.write_text(json.dumps(next_event, indent=2))
-        stack.invoke(next_event_file)
-        stack.follow([run for run in stack.started_runs() if run[0] == tfm][:1])
-        stack.invoke(ROOT / "events" / "scheduled-tick.json")
-        stack.follow(stack.evaluations(tfm)[:1])
-        stack.invoke(ROOT / "events" / "scheduled-tick.json")
-        say("   round 2 has more labels and a better AreaUnderPRCurve; the chart draws both rounds")
-        stack.import_labels("rounds", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
+        say("9. Glue generates the labeling set; the next tick lists what it wrote and says where it goes back")
+        stack.follow(stack.generations(tfm)[:1])
+        listed = (stack.invoke(ROOT / "events" / "scheduled-tick.json") or {}).get("tick", {})
+        sets = [s for s in listed.get("labelingSets", []) if s.get("state") == "SUCCEEDED" and s.get("objects")]
+        if sets:
+            labeled = LOGS / "round-2.csv"
+            stack.label(sets[0]["objects"][0], labeled)
+            stack.import_labels("validate", str(labeled))
+            next_key = sets[0]["uploadTo"][len(f"s3://{bucket}/"):]
+            next_etag = stack.upload(bucket, next_key, {}, labeled)
+            next_event = copy.deepcopy(event)
+            next_event["Records"][0]["s3"]["object"].update({"key": next_key, "eTag": next_etag})
+            next_event["Records"][0]["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+            next_event_file = LOGS / "s3-put-round-2.json"
+            next_event_file.write_text(json.dumps(next_event, indent=2))
+
+            print()
+            say("10. the labeled file's event: imported; the next tick records its end and evaluates round 2")
+            stack.invoke(next_event_file)
+            stack.follow([run for run in stack.started_runs() if run[0] == tfm][:1])
+            stack.invoke(ROOT / "events" / "scheduled-tick.json")
+            stack.follow(stack.evaluations(tfm)[:1])
+            stack.invoke(ROOT / "events" / "scheduled-tick.json")
+            say("   round 2 has the generated set's labels and a better AreaUnderPRCurve; the chart draws both")
+            stack.import_labels("rounds", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
         rounds = stack.rounds(bucket, tfm).get("rounds", [])
+
+        print()
+        other = next(t for t in TRANSFORMS if t != tfm)
+        say(f"11. a new transform ({other}) has no labels yet: an operator generates its first labeling set by hand")
+        stack.import_labels("generate", "--transform-id", other, "--bucket", bucket, "--wait", "--poll-interval", "0.5")
+        first_set = stack.rounds(bucket, other).get("firstLabelingSet") or {}
     finally:
         stack.stop()
     failed = [f for f in tick.get("finished", []) if f.get("state") == "FAILED"]
@@ -352,11 +403,18 @@ def demo():
         raise SystemExit("demo failed: expected the first upload SUCCEEDED, the second queued behind it, "
                          "started by the tick and FAILED with Glue's message (see above)")
     auprc = [(r.get("metrics") or {}).get("areaUnderPRCurve") for r in rounds if r.get("state") == "EVALUATED"]
+    generated = (rounds[0].get("generation") or {}) if rounds else {}
+    covered = [i.get("key") for r in rounds[1:2] for i in r.get("imports", [])]
     if len(auprc) != 2 or None in auprc or not auprc[1] > auprc[0]:
         raise SystemExit(f"demo failed: expected two evaluated rounds, the second better; got {rounds}")
+    if not (generated.get("objects") and covered == [generated.get("uploadTo", "")[len(f"s3://{bucket}/"):]]):
+        raise SystemExit(f"demo failed: expected round 2 to import the labeling set generated after round 1; got {rounds}")
+    if not ((first_set.get("run") or {}).get("status") == "SUCCEEDED" and first_set.get("objects")):
+        raise SystemExit(f"demo failed: expected the new transform's first labeling set generated; got {first_set}")
     say("demo passed: the first upload SUCCEEDED; the second waited its turn, then FAILED with Glue's own "
-        "message in its tag, ledger and log; the teaching loop evaluated two rounds, "
-        f"AreaUnderPRCurve {auprc[0]} then {auprc[1]}")
+        "message in its tag, ledger and log; the teaching loop evaluated round 1, generated the next labeling "
+        "set, and round 2 (that set, labeled) was evaluated better: "
+        f"AreaUnderPRCurve {auprc[0]} then {auprc[1]}; a new transform got its first labeling set by hand")
 
 
 def main():
