@@ -330,10 +330,19 @@ async fn with_the_loop_off_a_tick_makes_no_loop_call() {
 /// Three ticks at once, in three function instances, meet each due round: one evaluation
 /// starts per round, 50 rounds in a row.
 #[tokio::test]
-async fn concurrent_ticks_start_one_evaluation_per_round() {
-    // A quiet second: the tick that notes the import does not open the round itself.
-    let env = [("TEACHING_LOOP", "evaluate"), ("LOOP_QUIET_SECONDS", "1")];
-    let stack = Stack::start_with(quick(SAMPLE_ROWS.into()), &env).await;
+async fn concurrent_ticks_start_one_evaluation_and_one_generation_per_round() {
+    // A quiet second: the tick that notes the import does not open the round itself. A
+    // plateau too small to stop the loop within 50 rounds.
+    let env = [
+        ("TEACHING_LOOP", "evaluate-and-generate"),
+        ("LOOP_QUIET_SECONDS", "1"),
+        ("PLATEAU_DELTA", "0.000001"),
+    ];
+    let settings = Settings {
+        generation_run_duration: Duration::from_millis(150),
+        ..quick(SAMPLE_ROWS.into())
+    };
+    let stack = Stack::start_with(settings, &env).await;
     let instances = 3;
     let _more = stack.more_instances(instances - 1, &env);
     stack.transform(TFM).await;
@@ -349,21 +358,49 @@ async fn concurrent_ticks_start_one_evaluation_per_round() {
             "round {round} opened before the quiet second: {doc:#}"
         );
         tokio::time::sleep(Duration::from_millis(1100).saturating_sub(uploaded.elapsed())).await;
-        stack.runtime.wait_for_pollers(instances).await;
-        let tick = tick_event();
-        let replies: Vec<Value> = join_all((0..instances).map(|_| stack.runtime.invoke(&tick)))
-            .await
-            .into_iter()
-            .map(response)
-            .collect();
-        let (doc, _) = tick_until_round(&stack, TFM, round).await;
+        // Every tick from here on runs in all instances at once: the round's open, its
+        // evaluation's start and record, its generation's start and record are all raced.
+        let mut replies = Vec::new();
+        let mut doc = Value::Null;
+        for _ in 0..200 {
+            stack.runtime.wait_for_pollers(instances).await;
+            let tick = tick_event();
+            replies.extend(
+                join_all((0..instances).map(|_| stack.runtime.invoke(&tick)))
+                    .await
+                    .into_iter()
+                    .map(response),
+            );
+            doc = rounds(&stack, TFM).await.unwrap_or_default();
+            if doc["rounds"][round - 1]["generation"]["run"]["status"] == "SUCCEEDED" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let this = &doc["rounds"][round - 1];
+        assert_eq!(this["state"], "EVALUATED", "{doc:#}");
+        assert_eq!(this["generation"]["run"]["status"], "SUCCEEDED", "{doc:#}");
+        assert_eq!(doc["rounds"].as_array().map(Vec::len), Some(round));
         assert_eq!(
             calls(&stack, "StartMLEvaluationTaskRun"),
             round as u64,
             "round {round}: {replies:?}"
         );
-        assert_eq!(doc["rounds"].as_array().map(Vec::len), Some(round));
-        assert_eq!(doc["rounds"][round - 1]["state"], "EVALUATED", "{doc:#}");
+        assert_eq!(
+            calls(&stack, "StartMLLabelingSetGenerationTaskRun"),
+            round as u64,
+            "round {round}: {replies:?}"
+        );
+        let reported = replies
+            .iter()
+            .flat_map(|r| {
+                r["tick"]["labelingSets"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .count();
+        assert_eq!(reported, 1, "one tick lists the set: {replies:?}");
     }
 }
 
