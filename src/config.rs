@@ -71,6 +71,9 @@ pub struct Config {
     /// Where generated labeling sets go (`LABELING_SETS_PREFIX`); ends with `/`, outside the
     /// labels prefix (an unlabeled file there would be imported) and the ledger.
     pub labeling_sets_prefix: String,
+    /// The SNS topic that gets one message per event a person acts on (`NOTIFY_TOPIC_ARN`);
+    /// none: nothing is sent.
+    pub notify_topic_arn: Option<String>,
 }
 
 /// A variable is set to something the function cannot use.
@@ -102,6 +105,7 @@ impl Default for Config {
             loop_quiet: Duration::from_secs(300),
             stop_rule: StopRule::default(),
             labeling_sets_prefix: "labeling-sets/".into(),
+            notify_topic_arn: None,
         }
     }
 }
@@ -219,6 +223,12 @@ impl Config {
                 "LABELING_SETS_PREFIX",
                 parse_prefix,
                 defaults.labeling_sets_prefix,
+            )?,
+            notify_topic_arn: var(
+                lookup,
+                "NOTIFY_TOPIC_ARN",
+                parse_topic_arn,
+                defaults.notify_topic_arn,
             )?,
         };
         let (ledger, labels) = (&config.ledger_prefix, &config.labels_prefix);
@@ -370,6 +380,34 @@ fn parse_plateau_rounds(value: &str) -> Result<u32, String> {
     }
 }
 
+/// An SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`), or empty for none.
+fn parse_topic_arn(value: &str) -> Result<Option<String>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let parts: Vec<&str> = value.split(':').collect();
+    let topic = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 256
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    };
+    match parts.as_slice() {
+        ["arn", partition, "sns", region, account, name]
+            if partition.starts_with("aws")
+                && !region.is_empty()
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && topic(name) =>
+        {
+            Ok(Some(value.to_string()))
+        }
+        _ => Err("expected an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications".into()),
+    }
+}
+
 fn parse_concurrency(value: &str) -> Result<usize, String> {
     match value.trim().parse::<usize>() {
         Ok(n @ 1..=64) => Ok(n),
@@ -430,6 +468,10 @@ mod tests {
             ("PLATEAU_DELTA", "0.01"),
             ("PLATEAU_ROUNDS", "3"),
             ("LABELING_SETS_PREFIX", "to-label"),
+            (
+                "NOTIFY_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:123456789012:labels-news",
+            ),
         ])
         .unwrap();
         assert_eq!(
@@ -456,7 +498,12 @@ mod tests {
                     plateau_rounds: 3,
                 },
                 labeling_sets_prefix: "to-label/".into(),
+                notify_topic_arn: Some("arn:aws:sns:eu-west-1:123456789012:labels-news".into()),
             }
+        );
+        assert_eq!(
+            read(&[("NOTIFY_TOPIC_ARN", "")]).unwrap().notify_topic_arn,
+            None
         );
     }
 
@@ -482,6 +529,8 @@ mod tests {
             ("TARGET_AUPRC", "1.5", "invalid configuration: TARGET_AUPRC=\"1.5\": expected an AreaUnderPRCurve above 0 and at most 1, e.g. 0.95"),
             ("PLATEAU_DELTA", "x", "invalid configuration: PLATEAU_DELTA=\"x\": expected an AreaUnderPRCurve gain from 0 to below 1, e.g. 0.005"),
             ("PLATEAU_ROUNDS", "101", "invalid configuration: PLATEAU_ROUNDS=\"101\": expected a whole number of rounds from 0 (no plateau rule) to 100"),
+            ("NOTIFY_TOPIC_ARN", "labels-news", "invalid configuration: NOTIFY_TOPIC_ARN=\"labels-news\": expected an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications"),
+            ("NOTIFY_TOPIC_ARN", "arn:aws:sqs:eu-west-1:123456789012:q", "invalid configuration: NOTIFY_TOPIC_ARN=\"arn:aws:sqs:eu-west-1:123456789012:q\": expected an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications"),
             ("LEDGER_PREFIX", "labels", "invalid configuration: LEDGER_PREFIX=\"labels/\": the ledger must live outside the labels prefix \"labels/\" (and the labels prefix outside it), e.g. glue-label-importer/"),
         ];
         for (var, value, want) in cases {

@@ -34,6 +34,7 @@ pub mod handler;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod teaching;
 pub mod upload;
 
@@ -78,6 +79,8 @@ pub struct State {
     pub config: Config,
     pub s3: aws_sdk_s3::Client,
     pub glue: aws_sdk_glue::Client,
+    /// Publishes the notifications (used only with `NOTIFY_TOPIC_ARN`).
+    pub sns: aws_sdk_sns::Client,
 }
 
 impl State {
@@ -101,6 +104,7 @@ impl State {
         State {
             s3: aws_sdk_s3::Client::from_conf(s3),
             glue: aws_sdk_glue::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
             config,
         }
     }

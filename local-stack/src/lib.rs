@@ -407,6 +407,7 @@ pub fn spawn_function(
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("AWS_ENDPOINT_URL_S3", s3_url),
             ("AWS_ENDPOINT_URL_GLUE", glue_url),
+            ("AWS_ENDPOINT_URL_SNS", s3_url),
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("AWS_CONFIG_FILE", "/nonexistent"),
             ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
@@ -419,6 +420,132 @@ pub fn spawn_function(
         .stderr(output())
         .spawn()
         .expect("spawn the Lambda binary")
+}
+
+/// An SNS topic on moto with an SQS queue subscribed, to read what a subscriber gets.
+pub struct Topic {
+    pub arn: String,
+    pub queue_url: String,
+}
+
+/// One message as a subscriber gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub body: String,
+    /// The `event` message attribute.
+    pub event: String,
+    /// The `transformId` message attribute.
+    pub transform_id: String,
+}
+
+/// The ARN moto gives the topic `name` (account 123456789012, us-east-1): known before the
+/// topic exists, so the function can be started with it.
+pub fn topic_arn(name: &str) -> String {
+    format!("arn:aws:sns:us-east-1:123456789012:{name}")
+}
+
+impl Stack {
+    /// Creates the SNS topic `name` and subscribes a new queue to it (SNS's JSON envelope, with
+    /// the subject and message attributes).
+    pub async fn topic(&self, name: &str) -> Topic {
+        let moto = self.lease.moto;
+        let sns = sns_client(&moto.url());
+        let arn = sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn()
+            .expect("TopicArn")
+            .to_string();
+        let created = moto
+            .aws_json(
+                "sqs",
+                "AmazonSQS.CreateQueue",
+                &json!({"QueueName": format!("{name}-inbox")}),
+            )
+            .await
+            .expect("create queue");
+        let queue_url = created["QueueUrl"].as_str().expect("QueueUrl").to_string();
+        let attributes = moto
+            .aws_json(
+                "sqs",
+                "AmazonSQS.GetQueueAttributes",
+                &json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
+            )
+            .await
+            .expect("queue attributes");
+        let queue_arn = attributes["Attributes"]["QueueArn"]
+            .as_str()
+            .expect("QueueArn");
+        sns.subscribe()
+            .topic_arn(&arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("subscribe the queue");
+        Topic { arn, queue_url }
+    }
+
+    /// Every message the topic's queue holds now (read and deleted), oldest first.
+    pub async fn messages(&self, topic: &Topic) -> Vec<Message> {
+        let moto = self.lease.moto;
+        let mut messages = Vec::new();
+        loop {
+            let received = moto
+                .aws_json(
+                    "sqs",
+                    "AmazonSQS.ReceiveMessage",
+                    &json!({"QueueUrl": topic.queue_url, "MaxNumberOfMessages": 10}),
+                )
+                .await
+                .expect("receive messages");
+            let batch = received["Messages"].as_array().cloned().unwrap_or_default();
+            if batch.is_empty() {
+                return messages;
+            }
+            for m in batch {
+                let envelope: Value = serde_json::from_str(m["Body"].as_str().unwrap_or_default())
+                    .expect("SNS's envelope");
+                let attribute = |name: &str| {
+                    envelope["MessageAttributes"][name]["Value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                messages.push(Message {
+                    subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                    body: envelope["Message"].as_str().unwrap_or_default().to_string(),
+                    event: attribute("event"),
+                    transform_id: attribute("transformId"),
+                });
+                moto.aws_json(
+                    "sqs",
+                    "AmazonSQS.DeleteMessage",
+                    &json!({"QueueUrl": topic.queue_url, "ReceiptHandle": m["ReceiptHandle"]}),
+                )
+                .await
+                .expect("delete the message");
+            }
+        }
+    }
+}
+
+/// An SNS client for the endpoint at `url` (moto, or a proxy in front of it).
+pub fn sns_client(url: &str) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::Config::builder()
+            .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+            .region(aws_sdk_sns::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sns::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .endpoint_url(url)
+            .build(),
+    )
 }
 
 /// An SQS queue on moto.

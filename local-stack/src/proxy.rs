@@ -2,7 +2,8 @@
 //! delay before passing it on (one request's worth of network latency, as between Lambda and
 //! S3 or Glue: the bench's modelled-latency pass), and it can lose the answer of the next PUT:
 //! the write reaches the server and takes effect, the client gets S3's `500 InternalError`
-//! instead (the compare-and-set seam's lost-answer case). The proxy stops when dropped.
+//! instead (the compare-and-set seam's lost-answer case) — or of the next POST (an SNS
+//! `Publish` that went out, answered `500 InternalError`). The proxy stops when dropped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub struct Proxy {
     /// `http://127.0.0.1:<port>`, to use as the endpoint instead of the upstream's.
     pub url: String,
     lose_next_put: Arc<AtomicBool>,
+    lose_next_post: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -31,14 +33,20 @@ impl Proxy {
         let url = format!("http://{}", listener.local_addr().expect("proxy address"));
         let upstream = upstream.trim_start_matches("http://").to_string();
         let lose_next_put = Arc::new(AtomicBool::new(false));
-        let lose = Arc::clone(&lose_next_put);
+        let lose_next_post = Arc::new(AtomicBool::new(false));
+        let (lose_put, lose_post) = (Arc::clone(&lose_next_put), Arc::clone(&lose_next_post));
         let task = tokio::spawn(glue_local::serve(listener, move |parts, body| {
-            let (upstream, lose) = (upstream.clone(), Arc::clone(&lose));
+            let upstream = upstream.clone();
+            let (lose_put, lose_post) = (Arc::clone(&lose_put), Arc::clone(&lose_post));
             async move {
                 if !delay.is_zero() {
                     tokio::time::sleep(delay).await;
                 }
-                let lost = parts.method == hyper::Method::PUT && lose.swap(false, Ordering::SeqCst);
+                let lost = match parts.method {
+                    hyper::Method::PUT => lose_put.swap(false, Ordering::SeqCst),
+                    hyper::Method::POST => lose_post.swap(false, Ordering::SeqCst),
+                    _ => false,
+                };
                 let answer = forward(&upstream, parts, body).await;
                 if lost {
                     return hyper::Response::builder()
@@ -52,6 +60,7 @@ impl Proxy {
         Proxy {
             url,
             lose_next_put,
+            lose_next_post,
             task,
         }
     }
@@ -60,6 +69,14 @@ impl Proxy {
     /// clears itself).
     pub fn lose_next_put(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.lose_next_put)
+    }
+}
+
+impl Proxy {
+    /// The switch that, when set, makes the proxy lose the answer of the next POST (then it
+    /// clears itself).
+    pub fn lose_next_post(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.lose_next_post)
     }
 }
 

@@ -9,7 +9,8 @@
 //! `<prefix>open/<transform-id>/<upload-id>`: the tick lists only those. Lanes live at
 //! `<prefix>lanes/<transform-id>.json` ([`crate::lifecycle::lane`]); a transform's teaching
 //! rounds at `<prefix>rounds/<transform-id>.json` ([`crate::teaching::rounds`]), with the
-//! marker `<prefix>open/<transform-id>/loop` while its loop has work left.
+//! marker `<prefix>open/<transform-id>/loop` while its loop has work left; each notification's
+//! claim at `<prefix>notifications/<transform-id>/<event>-<id>.json` ([`crate::notify`]).
 
 use chrono::{DateTime, Utc};
 
@@ -86,6 +87,12 @@ impl<'a> Ledger<'a> {
     /// `<prefix>open/<transform-id>/loop`: the transform's teaching loop has work left.
     pub fn loop_marker_key(&self, transform_id: &str) -> String {
         self.marker_key(transform_id, LOOP_MARKER)
+    }
+
+    /// `<prefix>notifications/<transform-id>/<name>.json`: one message's claim
+    /// ([`crate::notify`]).
+    pub fn notification_key(&self, transform_id: &str, name: &str) -> String {
+        format!("{}notifications/{transform_id}/{name}.json", self.prefix)
     }
 
     /// The entry at `key`, or `None` when there is none.

@@ -24,6 +24,7 @@ use crate::aws::glue::{self, StartFailure};
 use crate::lifecycle::entry::{Entry, ImportState};
 use crate::lifecycle::ledger::Ledger;
 use crate::metrics::RoundFigures;
+use crate::notify::{self, message};
 use crate::teaching::rounds::{
     is_final, CoveredImport, Generation, Round, RoundState, Rounds, Stop,
 };
@@ -516,6 +517,12 @@ async fn follow_generation(
                 "labeling set ready"
             );
         }
+        if listing_error.is_none() && !objects.is_empty() {
+            let mut ready = output.clone();
+            ready.objects = objects.clone();
+            let notice = message::labeling_set_ready(transform_id, number, &ready, task_run_id);
+            notify::send(state, ledger, notice).await;
+        }
         if let Some(e) = &listing_error {
             error!(
                 transform_id,
@@ -932,6 +939,16 @@ async fn follow_evaluation(
     };
     log_round(transform_id, round, task_run_id);
     if round.state == RoundState::Evaluated {
+        let bucket = ledger.bucket();
+        let generates =
+            state.config.teaching_loop.generates() && written.value.stopped_in_series().is_none();
+        let notice = message::round_evaluated(bucket, transform_id, round, task_run_id, generates);
+        notify::send(state, ledger, notice).await;
+        if let Some(notice) =
+            message::loop_stopped(bucket, transform_id, &written.value, round, task_run_id)
+        {
+            notify::send(state, ledger, notice).await;
+        }
         let m = round.metrics.clone().unwrap_or_default();
         result.figures.push(RoundFigures {
             transform_id: transform_id.to_string(),

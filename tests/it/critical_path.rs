@@ -84,6 +84,7 @@ fn clients(s3: &[&Rule], glue: &[&Rule], sent: &Sent) -> State {
         glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue, |c| c
             .http_client(d2.clone())
             .retry_config(retry_config())),
+        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[]),
     }
 }
 

@@ -6,7 +6,7 @@
 //!   `critical_path`, `findmatches`, `handler`, `ledger`, `tick`, `triggers`, and `documents`
 //!   (also on moto).
 //! - End to end: the real binaries against moto and glue-local on loopback (the
-//!   `local-stack` crate): `cli`, `e2e`, `e2e_by_hand`, `e2e_lanes`, `e2e_ledger`, `e2e_loop`, `e2e_triggers`,
+//!   `local-stack` crate): `cli`, `e2e`, `e2e_by_hand`, `e2e_lanes`, `e2e_ledger`, `e2e_loop`, `e2e_notify`, `e2e_triggers`,
 //!   `startup`.
 //!   moto is one server per process, leased to one test at a time, so these tests — the
 //!   50-round races among them — run one after another.
@@ -22,6 +22,7 @@ mod e2e_by_hand;
 mod e2e_lanes;
 mod e2e_ledger;
 mod e2e_loop;
+mod e2e_notify;
 mod e2e_triggers;
 mod events;
 mod findmatches;

@@ -123,6 +123,8 @@ pub fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
         glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, &glue, |c| c
             .retry_config(retry())
             .timeout_config(timeout_config())),
+        // No topic in these tests' configuration: nothing is published.
+        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[]),
     }
 }
 

@@ -11,11 +11,18 @@ use crate::aws::tags;
 use crate::lifecycle::entry::ImportState;
 use crate::lifecycle::ledger::{Ledger, Stored};
 use crate::lifecycle::start::Attempt;
+use crate::notify::{self, message};
 use crate::upload::outcome::ImportError;
 use crate::State;
 
-/// The finding of a start attempted by the tick (the start tagged the object itself).
-pub(super) fn attempted(before: &Stored, attempt: Result<Attempt, ImportError>) -> Finding {
+/// The finding of a start attempted by the tick (the start tagged the object itself); a
+/// refusal is also a person's news.
+pub(super) async fn attempted(
+    state: &State,
+    ledger: &Ledger<'_>,
+    before: &Stored,
+    attempt: Result<Attempt, ImportError>,
+) -> Finding {
     let entry = &before.value;
     let attempt = match attempt {
         Ok(attempt) => attempt,
@@ -49,6 +56,12 @@ pub(super) fn attempted(before: &Stored, attempt: Result<Attempt, ImportError>) 
                 bucket,
                 key, transform_id, "Glue refused the import: {error}"
             );
+            let mut refused = entry.clone();
+            refused.state = ImportState::Failed;
+            refused.task_run_id = None;
+            refused.error_string = Some(error.to_string());
+            let upload_id = crate::lifecycle::ledger::upload_id(&before.key);
+            notify::send(state, ledger, message::import_failed(&refused, upload_id)).await;
             Finding::Refused(error)
         }
     }
@@ -106,6 +119,10 @@ pub(super) async fn follow_run(
         );
     }
     report::log_end(entry);
+    if matches!(now_state, ImportState::Failed | ImportState::Timeout) {
+        let upload_id = crate::lifecycle::ledger::upload_id(&stored.key);
+        notify::send(state, ledger, message::import_failed(entry, upload_id)).await;
+    }
     let seconds = entry.upload_to_end_seconds();
     let finding = Finding::Finished(Progress::of(entry), seconds);
     (Standing::Ended(Box::new(stored.value)), finding)

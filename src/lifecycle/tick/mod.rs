@@ -309,7 +309,9 @@ async fn start_turns(
         if matches!(attempt, Ok(Attempt::Deferred { .. })) {
             result.waiting.push(stored.value.uploaded_at);
         }
-        result.findings.push(attempted(&stored, attempt));
+        result
+            .findings
+            .push(attempted(state, ledger, &stored, attempt).await);
     }
 }
 
@@ -345,7 +347,7 @@ async fn visit_entry(state: &State, ledger: &Ledger<'_>, marker: &Marker) -> (St
             return (Standing::Open(Box::new(stored)), Finding::Nothing);
         }
         let attempt = start::resume(state, ledger, stored.clone(), 1).await;
-        let finding = attempted(&stored, attempt);
+        let finding = attempted(state, ledger, &stored, attempt).await;
         // Whatever happened, the lane keeps its place until the entry says it ended.
         return (Standing::Open(Box::new(stored)), finding);
     }

@@ -1,0 +1,117 @@
+//! The notifications' topic: one `Publish`, sent once.
+//!
+//! SNS's `Publish` takes no idempotency key on a standard topic, so a retry after a lost answer
+//! could deliver a second copy: the call goes out without the SDK's retry, and an answer that
+//! did not come back clearly (5xx, a timeout, a connection lost) is reported as such — the
+//! message may or may not have gone out — never sent again.
+
+use aws_sdk_sns::config::http::HttpResponse;
+use aws_sdk_sns::config::retry::RetryConfig;
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use crate::State;
+
+/// SNS's limit for an email subject: at most 100 printable ASCII characters, one line.
+pub const SUBJECT_MAX: usize = 100;
+
+/// How a publish sent once failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// No clear answer: the message may have gone out, so it is not sent again.
+    #[error("SNS Publish to {topic_arn} got no clear answer ({code}: {message}); the message may or may not have been delivered and is not sent again")]
+    Unclear {
+        topic_arn: String,
+        code: String,
+        message: String,
+    },
+    /// SNS refused it: nothing went out.
+    #[error("SNS refused Publish to {topic_arn} ({code}: {message}); nothing was sent: check that NOTIFY_TOPIC_ARN names an existing topic and that the function may sns:Publish to it")]
+    Refused {
+        topic_arn: String,
+        code: String,
+        message: String,
+    },
+}
+
+/// A string message attribute (for subscription filter policies).
+fn attribute(value: &str) -> Result<MessageAttributeValue, String> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Publishes one message once, with string message attributes; its MessageId.
+pub async fn publish_once(
+    state: &State,
+    topic_arn: &str,
+    subject: &str,
+    body: &str,
+    attributes: &[(&str, &str)],
+) -> Result<String, PublishError> {
+    let mut request = state
+        .sns
+        .publish()
+        .topic_arn(topic_arn)
+        .subject(subject)
+        .message(body);
+    for (name, value) in attributes {
+        let value = attribute(value).map_err(|message| PublishError::Refused {
+            topic_arn: topic_arn.to_string(),
+            code: "RequestConstruction".into(),
+            message,
+        })?;
+        request = request.message_attributes(*name, value);
+    }
+    let sent = request
+        .customize()
+        .config_override(aws_sdk_sns::Config::builder().retry_config(RetryConfig::disabled()))
+        .send()
+        .await;
+    match sent {
+        Ok(out) => Ok(out.message_id().unwrap_or_default().to_string()),
+        Err(e) => Err(publish_error(topic_arn, e)),
+    }
+}
+
+fn publish_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    topic_arn: &str,
+    err: SdkError<E, HttpResponse>,
+) -> PublishError {
+    let topic_arn = topic_arn.to_string();
+    match &err {
+        SdkError::ServiceError(service) if service.raw().status().as_u16() < 500 => {
+            let e = service.err();
+            PublishError::Refused {
+                topic_arn,
+                code: e
+                    .code()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("HTTP {}", service.raw().status().as_u16())),
+                message: e.message().unwrap_or("no message").to_string(),
+            }
+        }
+        SdkError::ConstructionFailure(_) => PublishError::Refused {
+            topic_arn,
+            code: "RequestConstruction".into(),
+            message: DisplayErrorContext(&err).to_string(),
+        },
+        SdkError::ServiceError(service) => PublishError::Unclear {
+            topic_arn,
+            code: format!("HTTP {}", service.raw().status().as_u16()),
+            message: service.err().message().unwrap_or("no message").to_string(),
+        },
+        SdkError::TimeoutError(_) => PublishError::Unclear {
+            topic_arn,
+            code: "Timeout".into(),
+            message: "no answer within the SDK timeouts".into(),
+        },
+        _ => PublishError::Unclear {
+            topic_arn,
+            code: "NetworkError".into(),
+            message: DisplayErrorContext(&err).to_string(),
+        },
+    }
+}
