@@ -1,8 +1,9 @@
 //! template.yaml, in each TriggerMode: the function's IAM permissions are exactly the ones it
-//! needs (scoped to the labels prefix, the allowed transforms, its log group and its queues),
-//! every reference names something the mode creates, and each mode wires its trigger.
+//! needs (scoped to the labels prefix, the allowed transforms, its log group, its queues and its
+//! notification topic), every reference names something the mode creates, each mode wires its
+//! trigger, and the dashboard draws only metrics the function emits.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use serde_json::{json, Map, Value};
@@ -61,7 +62,18 @@ fn parameters(mode: &str) -> HashMap<&'static str, String> {
         ("TransformRoleArn", String::new()),
         ("TeachingLoop", "off".to_string()),
         ("TargetAuprc", String::new()),
+        ("NotificationEmail", String::new()),
+        ("NotificationTopicArn", String::new()),
     ])
+}
+
+/// [`parameters`], with some set to other values.
+fn parameters_with(mode: &str, set: &[(&'static str, &str)]) -> HashMap<&'static str, String> {
+    let mut params = parameters(mode);
+    for (name, value) in set {
+        params.insert(name, value.to_string());
+    }
+    params
 }
 
 /// The template as CloudFormation sees it in `mode`: conditions evaluated, resources and
@@ -73,10 +85,7 @@ fn template_in(mode: &str) -> Value {
 /// As [`template_in`], with some parameters set to other values.
 fn template_with(mode: &str, set: &[(&'static str, &str)]) -> Value {
     let mut template = template();
-    let mut params = parameters(mode);
-    for (name, value) in set {
-        params.insert(name, value.to_string());
-    }
+    let params = parameters_with(mode, set);
     let definitions = template["Conditions"].clone();
     let mut conditions = HashMap::new();
     for name in definitions.as_object().expect("conditions").keys() {
@@ -475,6 +484,7 @@ fn the_function_is_wired_as_documented() {
                "TARGET_AUPRC": {"Fn::If": ["HasTargetAuprc", {"Ref": "TargetAuprc"}, {"Ref": "AWS::NoValue"}]},
                "PLATEAU_DELTA": {"Ref": "PlateauDelta"}, "PLATEAU_ROUNDS": {"Ref": "PlateauRounds"},
                "LABELING_SETS_PREFIX": {"Ref": "LabelingSetsPrefix"},
+               "NOTIFY_TOPIC_ARN": {"Fn::If": ["CreatesNotificationTopic", {"Ref": "NotificationTopic"}, {"Ref": "NotificationTopicArn"}]},
                "LABELS_BUCKET": {"Fn::If": ["UsesEventBridge", {"Ref": "ExistingBucketName"},
                                              {"Fn::Sub": "${AWS::StackName}-labels-${AWS::AccountId}-${AWS::Region}"}]}})
     );
@@ -508,7 +518,8 @@ fn names(template: &Value) -> Vec<&str> {
     names
 }
 
-const COMMON: [&str; 11] = [
+const COMMON: [&str; 12] = [
+    "Dashboard",
     "FailureQueue",
     "FailureQueueAlarm",
     "ImportFailuresAlarm",
@@ -788,4 +799,539 @@ fn every_mode_ticks_and_keeps_its_ledger_apart_from_the_labels() {
         ("glue-label-importer-entry", "finished"),
         "the function tags what the rule expires"
     );
+}
+
+/// A deployment's values as the tests see them: the parameters (set, or the template's
+/// defaults), pseudo parameters, and stand-ins for what only exists once deployed: `ref:<name>`
+/// for a resource's `Ref`, `getatt:<name>.<attribute>` for its attributes.
+struct Deployment {
+    template: Value,
+    params: HashMap<&'static str, String>,
+}
+
+impl Deployment {
+    fn new(mode: &str, set: &[(&'static str, &str)]) -> Self {
+        Self {
+            template: template_with(mode, set),
+            params: parameters_with(mode, set),
+        }
+    }
+
+    fn reference(&self, name: &str) -> String {
+        let pseudo = match name {
+            "AWS::StackName" => Some("glue-labels"),
+            "AWS::Region" => Some("eu-west-1"),
+            "AWS::AccountId" => Some("123456789012"),
+            "AWS::Partition" => Some("aws"),
+            "AWS::URLSuffix" => Some("amazonaws.com"),
+            _ => None,
+        };
+        if let Some(value) = pseudo {
+            return value.into();
+        }
+        if let Some(value) = self.params.get(name) {
+            return value.clone();
+        }
+        let default = &self.template["Parameters"][name]["Default"];
+        match default {
+            Value::String(s) => return s.clone(),
+            Value::Number(n) => return n.to_string(),
+            _ => {}
+        }
+        assert!(
+            self.template["Resources"].get(name).is_some(),
+            "Ref {name}: no parameter, and no resource in this deployment"
+        );
+        format!("ref:{name}")
+    }
+
+    fn attribute(&self, resource: &str, attribute: &str) -> String {
+        assert!(
+            self.template["Resources"].get(resource).is_some(),
+            "GetAtt {resource}.{attribute}: no such resource in this deployment"
+        );
+        format!("getatt:{resource}.{attribute}")
+    }
+
+    /// The string a `Ref`, `Fn::GetAtt`, `Fn::Sub` or plain string resolves to.
+    fn string(&self, node: &Value) -> String {
+        if let Some(s) = node.as_str() {
+            return s.into();
+        }
+        if let Some(name) = node["Ref"].as_str() {
+            return self.reference(name);
+        }
+        if let Some([resource, attribute]) = node["Fn::GetAtt"].as_array().map(Vec::as_slice) {
+            return self.attribute(
+                resource.as_str().expect("resource"),
+                attribute.as_str().expect("attribute"),
+            );
+        }
+        match &node["Fn::Sub"] {
+            Value::String(text) => self.substitute(text, &Map::new()),
+            Value::Array(args) => self.substitute(
+                args[0].as_str().expect("Sub text"),
+                args[1].as_object().expect("Sub variables"),
+            ),
+            _ => panic!("not a string this test can resolve: {node}"),
+        }
+    }
+
+    fn substitute(&self, text: &str, variables: &Map<String, Value>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("${") {
+            out.push_str(&rest[..at]);
+            rest = &rest[at + 2..];
+            if let Some(literal) = rest.strip_prefix('!') {
+                out.push_str("${");
+                rest = literal;
+                continue;
+            }
+            let end = rest.find('}').expect("${ without }");
+            let name = &rest[..end];
+            rest = &rest[end + 1..];
+            let value = match (variables.get(name), name.split_once('.')) {
+                (Some(value), _) => self.string(value),
+                (None, Some((resource, attribute))) if !name.starts_with("AWS::") => {
+                    self.attribute(resource, attribute)
+                }
+                _ => self.reference(name),
+            };
+            out.push_str(&value);
+        }
+        out + rest
+    }
+
+    fn resources_of_type(&self, kind: &str) -> Vec<&str> {
+        self.template["Resources"]
+            .as_object()
+            .expect("resources")
+            .iter()
+            .filter(|(_, r)| r["Type"] == kind)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+}
+
+const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:team-labeling-news";
+const EMAIL: &str = "labelers@example.com";
+
+/// NotificationEmail alone: a new topic with the email subscribed. NotificationTopicArn: that
+/// topic (and the email subscribed to it, if given). Neither: no topic, NOTIFY_TOPIC_ARN empty.
+/// The function may publish to that topic and nothing else, and only when there is one.
+#[test]
+fn notifications_go_to_one_topic_and_only_it_may_be_published_to() {
+    for mode in MODES {
+        let without = granted_statements(&template_in(mode));
+        for (email, topic) in [("", ""), (EMAIL, ""), ("", TOPIC), (EMAIL, TOPIC)] {
+            let case =
+                format!("{mode}, NotificationEmail {email:?}, NotificationTopicArn {topic:?}");
+            let d = Deployment::new(
+                mode,
+                &[
+                    ("NotificationEmail", email),
+                    ("NotificationTopicArn", topic),
+                ],
+            );
+            let creates = !email.is_empty() && topic.is_empty();
+            let arn = if creates {
+                "ref:NotificationTopic".to_string()
+            } else {
+                topic.to_string()
+            };
+
+            let created: Vec<&str> = d.resources_of_type("AWS::SNS::Topic");
+            assert_eq!(
+                created,
+                if creates {
+                    vec!["NotificationTopic"]
+                } else {
+                    vec![]
+                },
+                "{case}"
+            );
+            if creates {
+                assert_eq!(
+                    resource(&d.template, "NotificationTopic")["Properties"]["KmsMasterKeyId"],
+                    "alias/aws/sns",
+                    "{case}: the topic is encrypted"
+                );
+            }
+            let subscriptions: Vec<(String, String, String)> = d
+                .resources_of_type("AWS::SNS::Subscription")
+                .into_iter()
+                .map(|name| {
+                    let p = &resource(&d.template, name)["Properties"];
+                    (
+                        d.string(&p["Protocol"]),
+                        d.string(&p["Endpoint"]),
+                        d.string(&p["TopicArn"]),
+                    )
+                })
+                .collect();
+            let expected = if email.is_empty() {
+                vec![]
+            } else {
+                vec![("email".to_string(), email.to_string(), arn.clone())]
+            };
+            assert_eq!(subscriptions, expected, "{case}");
+
+            let env =
+                &resource(&d.template, "ImportFunction")["Properties"]["Environment"]["Variables"];
+            assert_eq!(d.string(&env["NOTIFY_TOPIC_ARN"]), arn, "{case}");
+
+            let statements = granted_statements(&d.template);
+            let (sns, others): (Vec<Value>, Vec<Value>) = statements
+                .into_iter()
+                .partition(|s| s.to_string().contains("\"sns:"));
+            assert_eq!(
+                others, without,
+                "{case}: the other statements do not change"
+            );
+            if arn.is_empty() {
+                assert!(
+                    sns.is_empty(),
+                    "{case}: no topic, no SNS permission: {sns:?}"
+                );
+            } else {
+                assert_eq!(sns.len(), 1, "{case}: {sns:?}");
+                let statement = &sns[0];
+                assert_eq!(
+                    (&statement["Effect"], &statement["Action"]),
+                    (&json!("Allow"), &json!("sns:Publish")),
+                    "{case}"
+                );
+                assert!(statement.get("Condition").is_none(), "{case}");
+                assert_eq!(
+                    d.string(&statement["Resource"]),
+                    arn,
+                    "{case}: that topic's ARN only"
+                );
+            }
+            // No other SNS action anywhere (a topic policy, another role).
+            let text = d.template.to_string();
+            assert_eq!(
+                text.matches("\"sns:").count(),
+                usize::from(!arn.is_empty()),
+                "{case}"
+            );
+
+            let output = &d.template["Outputs"]["NotifyTopicArn"];
+            if arn.is_empty() {
+                assert!(output.is_null(), "{case}");
+            } else {
+                assert_eq!(d.string(&output["Value"]), arn, "{case}");
+            }
+        }
+    }
+    let p = &template()["Parameters"];
+    for name in ["NotificationEmail", "NotificationTopicArn"] {
+        assert_eq!(p[name]["Default"], "", "{name} is off by default");
+    }
+}
+
+/// Every parameter is in exactly one group of the console's parameter form.
+#[test]
+fn every_parameter_has_its_place_in_the_console_form() {
+    let template = template();
+    let mut grouped = Vec::new();
+    for group in template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        .as_array()
+        .expect("parameter groups")
+    {
+        for name in group["Parameters"]
+            .as_array()
+            .expect("a group's parameters")
+        {
+            grouped.push(name.as_str().expect("a parameter name").to_string());
+        }
+    }
+    let unique: BTreeSet<String> = grouped.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        grouped.len(),
+        "a parameter in two groups: {grouped:?}"
+    );
+    let declared: BTreeSet<String> = template["Parameters"]
+        .as_object()
+        .expect("parameters")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(unique, declared);
+}
+
+/// A metric: its namespace, its name and its dimension names, sorted.
+type MetricKey = (String, String, Vec<String>);
+
+/// Every metric the function's EMF lines define, read from the real emitter with every
+/// optional metric present: the invocation's line and a round's line.
+fn emitted_metrics(namespace: &str, function_name: &str) -> BTreeSet<MetricKey> {
+    use glue_label_importer::lifecycle::entry::ImportState;
+    use glue_label_importer::metrics::{Metrics, RoundFigures};
+    let mut metrics = Metrics::default();
+    metrics.import_ended(ImportState::Succeeded, Some(1.0));
+    metrics.queue(1, 2.0);
+    metrics.round_evaluated(RoundFigures {
+        transform_id: "tfm-1".into(),
+        area_under_pr_curve: Some(0.9),
+        precision: Some(0.9),
+        recall: Some(0.9),
+        f1: Some(0.9),
+        label_count: Some(100),
+    });
+    let lines = std::iter::once(metrics.to_emf(namespace, function_name, 0))
+        .chain(metrics.rounds_to_emf(namespace, 0));
+    let mut emitted = BTreeSet::new();
+    for line in lines {
+        for directive in line["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .expect("metric directives")
+        {
+            let namespace = directive["Namespace"].as_str().expect("a namespace");
+            for dimensions in directive["Dimensions"].as_array().expect("dimension sets") {
+                let mut names: Vec<String> = dimensions
+                    .as_array()
+                    .expect("a dimension set")
+                    .iter()
+                    .map(|d| d.as_str().expect("a dimension name").to_string())
+                    .collect();
+                names.sort_unstable();
+                for name in &names {
+                    assert!(line.get(name).is_some(), "the line carries {name}'s value");
+                }
+                for metric in directive["Metrics"].as_array().expect("metric definitions") {
+                    let name = metric["Name"].as_str().expect("a metric name");
+                    emitted.insert((namespace.to_string(), name.to_string(), names.clone()));
+                }
+            }
+        }
+    }
+    emitted
+}
+
+/// A metric a widget draws: fixed (with its dimension values) or found by a metric search.
+#[derive(Debug)]
+struct Drawn {
+    widget: String,
+    key: MetricKey,
+    values: Vec<(String, String)>,
+    search: bool,
+}
+
+/// The metrics one SEARCH('{namespace,dimensions} MetricName="name"', …) expression finds.
+fn searched(widget: &str, expression: &str) -> Vec<Drawn> {
+    let mut drawn = Vec::new();
+    let mut rest = expression;
+    while let Some(at) = rest.find("SEARCH(") {
+        let query = rest[at + "SEARCH(".len()..]
+            .trim_start()
+            .strip_prefix('\'')
+            .unwrap_or_else(|| panic!("{widget}: SEARCH's query is a '…' string: {expression}"));
+        let end = query.find('\'').expect("the query's closing '");
+        let (query, after) = (&query[..end], &query[end + 1..]);
+        let open = query
+            .find('{')
+            .unwrap_or_else(|| panic!("{widget}: a search names its schema: {query}"));
+        let close = open + query[open..].find('}').expect("the schema's }");
+        let schema: Vec<&str> = query[open + 1..close].split(',').map(str::trim).collect();
+        let namespace = schema[0]
+            .strip_prefix('"')
+            .and_then(|n| n.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("{widget}: the namespace is quoted: {query}"));
+        let mut dimensions: Vec<String> = schema[1..]
+            .iter()
+            .map(|d| d.trim_matches('"').to_string())
+            .collect();
+        dimensions.sort_unstable();
+        let terms = &query[close + 1..];
+        let names: Vec<&str> = terms
+            .match_indices("MetricName=\"")
+            .map(|(i, m)| {
+                let name = &terms[i + m.len()..];
+                &name[..name.find('"').expect("the name's closing quote")]
+            })
+            .collect();
+        assert_eq!(
+            names.len(),
+            1,
+            "{widget}: a search names one metric: {query}"
+        );
+        drawn.push(Drawn {
+            widget: widget.into(),
+            key: (namespace.into(), names[0].into(), dimensions),
+            values: Vec::new(),
+            search: true,
+        });
+        rest = after;
+    }
+    drawn
+}
+
+/// Every metric the dashboard draws, and the alarms its alarm widgets show.
+fn dashboard_contents(body: &Value) -> (Vec<Drawn>, Vec<String>) {
+    let mut drawn = Vec::new();
+    let mut alarms = Vec::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        let p = &widget["properties"];
+        let title = p["title"].as_str().unwrap_or_default().to_string();
+        match widget["type"].as_str().expect("a widget type") {
+            "metric" => {
+                assert_eq!(p["region"], "eu-west-1", "{title}: the stack's region");
+                for row in p["metrics"].as_array().expect("a metrics array") {
+                    let row = row.as_array().expect("a metric row");
+                    if let Some(expression) = row[0]["expression"].as_str() {
+                        drawn.extend(searched(&title, expression));
+                        continue;
+                    }
+                    let strings: Vec<String> = row
+                        .iter()
+                        .map_while(|v| v.as_str().map(String::from))
+                        .collect();
+                    assert!(
+                        strings.len() >= 2 && strings.len().is_multiple_of(2),
+                        "{title}: a metric row is namespace, name, then dimension pairs: {row:?}"
+                    );
+                    let values: Vec<(String, String)> = strings[2..]
+                        .chunks(2)
+                        .map(|pair| (pair[0].clone(), pair[1].clone()))
+                        .collect();
+                    let mut dimensions: Vec<String> =
+                        values.iter().map(|(name, _)| name.clone()).collect();
+                    dimensions.sort_unstable();
+                    drawn.push(Drawn {
+                        widget: title.clone(),
+                        key: (strings[0].clone(), strings[1].clone(), dimensions),
+                        values,
+                        search: false,
+                    });
+                }
+            }
+            "alarm" => alarms.extend(
+                p["alarms"]
+                    .as_array()
+                    .expect("an alarm list")
+                    .iter()
+                    .map(|a| a.as_str().expect("an alarm ARN").to_string()),
+            ),
+            "text" => {}
+            other => panic!("a widget of type {other} is not checked here"),
+        }
+    }
+    (drawn, alarms)
+}
+
+/// The dashboard draws only metrics the function emits, in `MetricsNamespace` and with the
+/// same dimensions (the function's name; each transform through a search on `TransformId`),
+/// draws every figure the issue asks for, and shows exactly the deployment's alarms.
+#[test]
+fn the_dashboard_draws_what_the_function_emits_and_shows_every_alarm() {
+    let namespace = "Team/Glue labels";
+    let mut checked = 0;
+    for mode in MODES {
+        for set in [
+            vec![("MetricsNamespace", namespace)],
+            vec![
+                ("MetricsNamespace", namespace),
+                ("TeachingLoop", "evaluate-and-generate"),
+                ("NotificationEmail", EMAIL),
+            ],
+        ] {
+            let d = Deployment::new(mode, &set);
+            let dashboard = &resource(&d.template, "Dashboard")["Properties"];
+            assert_eq!(
+                d.string(&dashboard["DashboardName"]),
+                "glue-labels-glue-label-importer"
+            );
+            let text = d.string(&dashboard["DashboardBody"]);
+            let body: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{mode}: the body is not JSON ({e}):\n{text}"));
+            let function_name =
+                d.string(&resource(&d.template, "ImportFunction")["Properties"]["FunctionName"]);
+            let emitted = emitted_metrics(namespace, &function_name);
+            let (drawn, alarms) = dashboard_contents(&body);
+
+            for metric in &drawn {
+                assert!(
+                    emitted.contains(&metric.key),
+                    "{mode}: widget {:?} draws {:?}, which the function does not emit; it emits {emitted:?}",
+                    metric.widget,
+                    metric.key
+                );
+                for (dimension, value) in &metric.values {
+                    assert_eq!(
+                        (dimension.as_str(), value),
+                        ("FunctionName", &function_name),
+                        "{mode}: widget {:?} names the stack's function",
+                        metric.widget
+                    );
+                }
+                checked += 1;
+            }
+
+            let fixed: BTreeSet<&str> = drawn
+                .iter()
+                .filter(|m| !m.search && m.key.2 == ["FunctionName"])
+                .map(|m| m.key.1.as_str())
+                .collect();
+            for name in [
+                "Imported",
+                "ImportQueued",
+                "Failed",
+                "Skipped",
+                "ImportSucceeded",
+                "ImportFailed",
+                "ImportSeconds",
+                "Queued",
+                "OldestQueuedSeconds",
+            ] {
+                assert!(fixed.contains(name), "{mode}: the dashboard draws {name}");
+            }
+            // Each figure of a round, per transform: a search, never one fixed transform.
+            let per_round: BTreeSet<&str> = emitted
+                .iter()
+                .filter(|(_, _, dimensions)| dimensions == &["TransformId"])
+                .map(|(_, name, _)| name.as_str())
+                .collect();
+            assert_eq!(
+                per_round,
+                BTreeSet::from([
+                    "AreaUnderPRCurve",
+                    "Precision",
+                    "Recall",
+                    "F1",
+                    "LabelCount"
+                ])
+            );
+            let searched: BTreeSet<&str> = drawn
+                .iter()
+                .filter(|m| m.search && m.key.2 == ["TransformId"])
+                .map(|m| m.key.1.as_str())
+                .collect();
+            assert_eq!(
+                searched, per_round,
+                "{mode}: every round figure per transform"
+            );
+            assert!(
+                drawn.iter().all(|m| m.search || m.key.2 != ["TransformId"]),
+                "{mode}: no widget is tied to one transform"
+            );
+
+            let mut shown: Vec<String> = alarms;
+            shown.sort_unstable();
+            let mut deployed: Vec<String> = d
+                .resources_of_type("AWS::CloudWatch::Alarm")
+                .into_iter()
+                .map(|name| d.attribute(name, "Arn"))
+                .collect();
+            deployed.sort_unstable();
+            assert!(deployed.len() >= 4, "{mode}: {deployed:?}");
+            assert_eq!(
+                shown, deployed,
+                "{mode}: the alarm widget shows every alarm"
+            );
+        }
+    }
+    assert!(checked > 50, "{checked} metrics checked");
 }
