@@ -116,7 +116,7 @@ async fn skeletons_print_what_aws_cli_v2_prints() {
 
 #[tokio::test]
 async fn usage_errors_exit_2_and_say_what_is_wrong() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["start-import-labels-task-run", "--cli-input-json", r#"{"TransformId": "t", "InputS3Path": "s3://b/k", "Replace": true}"#],
          "Parameter validation failed: Unknown parameter in input: \"Replace\", must be one of: TransformId, InputS3Path, ReplaceAllLabels"),
         (&["start-import-labels-task-run", "--cli-input-yaml", "TransformId: t\nInputS3Path: s3://b/k\nReplaceAllLabels: maybe\n"],
@@ -126,6 +126,8 @@ async fn usage_errors_exit_2_and_say_what_is_wrong() {
         (&["start-import-labels-task-run", "--transform-id", "t", "--input-s3-path", "p", "--replace-all-labels", "--no-replace-all-labels"], "cannot be used with"),
         (&["status", "--transform-id", "t", "--wait"], "--task-run-id"),
         (&["import", "labels/t/x.csv"], "\"labels/t/x.csv\" is not an S3 object URI; expected s3://<bucket>/<key>"),
+        (&["rounds", "--transform-id", "t", "--bucket", "b", "--chart", "rounds.png"],
+         "cannot write the chart to rounds.png: the chart is SVG (PNG and other formats are not supported); give a path that ends in .svg"),
     ];
     for (args, want) in cases {
         let run = cli(None, args).await;
@@ -636,4 +638,188 @@ async fn status_lists_the_ledger_of_a_transform() {
         "{}",
         table.stdout
     );
+}
+
+/// The SVG stroke and fill of each metric's line and points, as `chart.rs` draws them.
+const METRIC_COLORS: [(&str, &str); 4] = [
+    ("AUPRC", "#1F77B4"),
+    ("Precision", "#FF7F0E"),
+    ("Recall", "#2CA02C"),
+    ("F1", "#9467BD"),
+];
+
+#[tokio::test]
+async fn rounds_draws_the_quality_chart_into_an_svg_file() {
+    use glue_label_importer::teaching::rounds::{
+        CoveredImport, Metrics, Parameters, Rounds, StopRule,
+    };
+    let stack = Stack::start(&[]).await;
+    // Series 1: rounds 1 and 2 (round 2 without F1); a replace opens series 2, whose round 3
+    // reaches the target; round 4 is still being evaluated (no metrics, not drawn).
+    let mut rounds = Rounds::new(TFM);
+    let at = chrono::Utc::now();
+    let rule = StopRule {
+        target_auprc: Some(0.9),
+        ..StopRule::default()
+    };
+    let figures = [
+        (
+            false,
+            Some(100),
+            [Some(0.70), Some(0.75), Some(0.66), Some(0.70)],
+        ),
+        (false, Some(200), [Some(0.80), Some(0.82), Some(0.77), None]),
+        (
+            true,
+            Some(80),
+            [Some(0.91), Some(0.93), Some(0.88), Some(0.90)],
+        ),
+        (false, None, [None; 4]),
+    ];
+    for (n, (replace, labels, [auprc, precision, recall, f1])) in figures.into_iter().enumerate() {
+        rounds.note_import(
+            CoveredImport {
+                key: format!("labels/{TFM}/round-{n}.csv"),
+                task_run_id: format!("tsk-{n}"),
+                replace_all_labels: replace,
+                completed_on: None,
+            },
+            at,
+        );
+        let number = rounds.open_round(at);
+        if labels.is_some() {
+            let metrics = Metrics {
+                area_under_pr_curve: auprc,
+                precision,
+                recall,
+                f1,
+                ..Metrics::default()
+            };
+            rounds.record_evaluated(number, labels, Parameters::default(), metrics, &rule);
+        }
+    }
+    stack
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key(format!("glue-label-importer/rounds/{TFM}.json"))
+        .body(serde_json::to_vec(&rounds).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+
+    let dir = std::env::temp_dir().join(format!("import-labels-chart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let table_chart = dir.join("rounds.svg");
+    let json_chart = dir.join("rounds-json.svg");
+    let args = ["rounds", "--transform-id", TFM, "--bucket", BUCKET];
+    let table = cli(
+        Some(&stack),
+        &[
+            &args[..],
+            &[
+                "--output",
+                "table",
+                "--chart",
+                table_chart.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    let json = cli(
+        Some(&stack),
+        &[&args[..], &["--chart", json_chart.to_str().unwrap()]].concat(),
+    )
+    .await;
+    let svg = std::fs::read_to_string(&table_chart);
+    let json_svg = std::fs::read_to_string(&json_chart);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // The table and the text chart as before, then where the file is.
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ROUND  SERIES  STATE"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("AUPRC (█) and F1 (▓) by label count"));
+    assert_eq!(
+        lines.last().copied(),
+        Some(
+            format!(
+                "wrote the quality chart of 3 rounds to {}",
+                table_chart.display()
+            )
+            .as_str()
+        ),
+        "{}",
+        table.stdout
+    );
+    // With JSON, standard output is the document alone; the line goes to standard error.
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    assert_eq!(json.json()["rounds"].as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        json.stderr,
+        format!(
+            "wrote the quality chart of 3 rounds to {}\n",
+            json_chart.display()
+        )
+    );
+
+    let svg = svg.unwrap();
+    assert_eq!(json_svg.unwrap(), svg, "the same chart either way");
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    // A line per metric and series (the replace breaks it), with a vertex and a point per
+    // round that has the figure: round 2 has no F1.
+    for ((name, color), per_series) in
+        METRIC_COLORS
+            .into_iter()
+            .zip([[2, 1], [2, 1], [2, 1], [1, 1]])
+    {
+        let lines: Vec<usize> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(color))
+            .filter_map(|n| n.attribute("points"))
+            .map(|p| p.split_whitespace().count())
+            .collect();
+        assert_eq!(
+            lines, per_series,
+            "{name}: a line per series, a vertex per round"
+        );
+        let points = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("circle") && n.attribute("fill") == Some(color))
+            .count();
+        assert_eq!(
+            points,
+            per_series.iter().sum::<usize>(),
+            "{name}: a point per round"
+        );
+        assert!(texts.contains(&name), "{name} in the legend: {texts:?}");
+    }
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("circle"))
+            .count(),
+        11
+    );
+    for label in [
+        "R1",
+        "R2",
+        "R3",
+        "replace (series 2 from R3)",
+        "R3 stopped: AUPRC 0.9100 reached TARGET_AUPRC 0.9",
+    ] {
+        assert!(texts.contains(&label), "{label}: {texts:?}");
+    }
+    assert!(!texts.contains(&"R4"), "round 4 has no metrics: {texts:?}");
 }

@@ -1,5 +1,6 @@
 //! `import-labels`: the command-line twin of the Lambda, for manual imports, re-drives and status.
 
+mod chart;
 mod import;
 mod rounds;
 mod runs;
@@ -68,7 +69,7 @@ enum Command {
     Validate(ValidateArgs),
     /// Show the transform's teaching rounds (TEACHING_LOOP): labels, AUPRC, precision,
     /// recall, F1, the change, why the loop stopped; with --output table, a chart of AUPRC and
-    /// F1 over the label count.
+    /// F1 over the label count; with --chart, an SVG chart of the four figures.
     Rounds(RoundsArgs),
     /// Evaluate the transform now (the teaching loop's step by hand): open a round when its
     /// labels or parameters changed since the latest one and start StartMLEvaluationTaskRun
@@ -103,6 +104,10 @@ struct RoundsArgs {
     /// The labels bucket whose ledger holds the rounds.
     #[arg(long, env = "LABELS_BUCKET")]
     bucket: String,
+    /// Also draw AUPRC, precision, recall and F1 over the label count into this SVG file
+    /// (each point labeled with its round; replaces and the loop's stop marked).
+    #[arg(long, value_name = "FILE.svg")]
+    chart: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +223,8 @@ enum CliError {
     Ledger(String),
     #[error("{0}")]
     ByHand(String),
+    #[error(transparent)]
+    Chart(#[from] chart::ChartError),
     #[error("round {round} of {transform_id} was not evaluated: the transform is NOT_READY with {label_count} labels. Label more (`import-labels generate --transform-id {transform_id}` makes a labeling set), import them, and run this again")]
     NotReady {
         transform_id: String,
@@ -271,6 +278,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 async fn show_rounds(global: &Global, args: RoundsArgs) -> Result<(), CliError> {
+    if let Some(path) = &args.chart {
+        chart::check(path).map_err(|e| UsageError(e.to_string()))?;
+    }
     let state = State::from_sdk_config(Config::from_env()?, &sdk_config(global).await);
     let ledger = Ledger::new(&state.s3, &args.bucket, &state.config.ledger_prefix);
     let key = ledger.rounds_key(&args.transform_id);
@@ -282,12 +292,18 @@ async fn show_rounds(global: &Global, args: RoundsArgs) -> Result<(), CliError> 
         .map(|held| held.value)
         .unwrap_or_else(|| glue_label_importer::teaching::rounds::Rounds::new(&args.transform_id));
     match global.output {
-        Output::Json => print_json(&rounds),
-        Output::Table => {
-            println!("{}\n\n{}", rounds::table(&rounds), rounds::chart(&rounds));
-            Ok(())
+        Output::Json => print_json(&rounds)?,
+        Output::Table => println!("{}\n\n{}", rounds::table(&rounds), rounds::chart(&rounds)),
+    }
+    if let Some(path) = &args.chart {
+        let written = chart::write(&rounds, path)?;
+        // JSON keeps standard output to itself.
+        match global.output {
+            Output::Json => eprintln!("{written}"),
+            Output::Table => println!("{written}"),
         }
     }
+    Ok(())
 }
 
 fn flag(yes: bool, no: bool) -> Option<bool> {
