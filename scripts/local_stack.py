@@ -6,7 +6,8 @@ the real Lambda binary under `cargo lambda watch`, invoked with `cargo lambda in
                                    tick; a second one queued behind it in the transform's lane, started
                                    by the tick when its turn comes, and failed by Glue (FAILED, Glue's message);
                                    then the teaching loop: round 1 evaluated, the next labeling set generated,
-                                   labeled from a ground truth, imported, round 2 evaluated, better
+                                   labeled from a ground truth, imported, round 2 evaluated, better; the
+                                   messages a labeler gets (SNS on moto, read from a subscribed queue)
     local_stack.py invoke EVENT    seed what EVENT names (any trigger's shape), invoke it, report the task runs
 
 Everything binds to 127.0.0.1 on free ports, and everything started is stopped on exit.
@@ -32,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 LOGS = TARGET / "local-stack"
+# The quality chart of the demo's rounds (import-labels rounds --chart).
+CHART = LOGS / "rounds.svg"
 SAMPLE = ROOT / "examples" / "labels" / "persons-round-1.csv"
 # The persons transform's source table (glue-local generates its labeling sets from it) and its
 # ground truth (which records name the same person), from which the demo labels a generated set.
@@ -123,6 +126,19 @@ class Stack:
                                aws_access_key_id="testing", aws_secret_access_key="testing")
         self.glue = boto3.client("glue", endpoint_url=self.glue_url, region_name="us-east-1",
                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        # Notifications: a topic with a queue subscribed, standing in for the labeler's inbox.
+        clients = dict(endpoint_url=self.moto_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.sqs = boto3.client("sqs", **clients)
+        sns = boto3.client("sns", **clients)
+        self.topic_arn = sns.create_topic(Name="glue-label-importer-news")["TopicArn"]
+        self.inbox_url = self.sqs.create_queue(QueueName="labeler-inbox")["QueueUrl"]
+        inbox_arn = self.sqs.get_queue_attributes(QueueUrl=self.inbox_url,
+                                                  AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        self.messages = []
+        self.env.update({"NOTIFY_TOPIC_ARN": self.topic_arn, "AWS_ENDPOINT_URL_SNS": self.moto_url})
+        say(f"notifications go to {self.topic_arn} (a queue subscribed to it stands in for an inbox)")
         function_env = {**self.env, "AWS_ENDPOINT_URL_S3": self.moto_url, "AWS_ENDPOINT_URL_GLUE": self.glue_url,
                         "S3_FORCE_PATH_STYLE": "true", "RUST_LOG": "info", "LABELS_BUCKET": labels_bucket,
                         # The teaching loop, with rounds closing as soon as the imports ended.
@@ -160,6 +176,23 @@ class Stack:
         out = subprocess.run([str(binary), "--endpoint-url", self.glue_url, *args], cwd=ROOT, env=env,
                              capture_output=True, text=True)
         print((out.stdout + out.stderr).rstrip())
+
+    def inbox(self):
+        """Prints the messages the topic delivered since the last look, as a person reads them."""
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return
+            for m in got:
+                envelope = json.loads(m["Body"])
+                attributes = {k: v.get("Value") for k, v in envelope.get("MessageAttributes", {}).items()}
+                self.messages.append(attributes.get("event"))
+                print(f"  ┌ message: {envelope.get('Subject')}")
+                print(f"  │ (attributes: event={attributes.get('event')} transformId={attributes.get('transformId')})")
+                for line in envelope.get("Message", "").splitlines():
+                    print(f"  │ {line}")
+                print("  └")
+                self.sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=m["ReceiptHandle"])
 
     def seed(self, objects, metadata):
         """Creates the buckets, the transforms and, for every (bucket, key, eTag), the sample file."""
@@ -297,6 +330,7 @@ def demo():
     bucket, key, _ = objects(event)[0]
     stack = Stack()
     rounds, first_set = [], {}
+    CHART.unlink(missing_ok=True)
     try:
         stack.start(bucket)
         stack.seed(objects(event), {"replace-all-labels": "true"})
@@ -342,6 +376,8 @@ def demo():
         bad_status = stack.status_tag(bucket, bad_key)
         print(f"s3://{bucket}/{key}: glue-import-status={good_status[0]} glue-import-task-run-id={good_status[1]}")
         print(f"s3://{bucket}/{bad_key}: glue-import-status={bad_status[0]} glue-import-task-run-id={bad_status[1]}")
+        say("   and the topic tells the labeler (a successful import sends nothing):")
+        stack.inbox()
 
         print()
         say("7. what an operator sees: the transform's ledger, one import after the other")
@@ -365,6 +401,8 @@ def demo():
         say("9. Glue generates the labeling set; the next tick lists what it wrote and says where it goes back")
         stack.follow(stack.generations(tfm)[:1])
         listed = (stack.invoke(ROOT / "events" / "scheduled-tick.json") or {}).get("tick", {})
+        say("   the messages of round 1: its figures, then the labeler's next file with the commands to paste")
+        stack.inbox()
         sets = [s for s in listed.get("labelingSets", []) if s.get("state") == "SUCCEEDED" and s.get("objects")]
         if sets:
             labeled = LOGS / "round-2.csv"
@@ -385,8 +423,11 @@ def demo():
             stack.invoke(ROOT / "events" / "scheduled-tick.json")
             stack.follow(stack.evaluations(tfm)[:1])
             stack.invoke(ROOT / "events" / "scheduled-tick.json")
-            say("   round 2 has the generated set's labels and a better AreaUnderPRCurve; the chart draws both")
-            stack.import_labels("rounds", "--transform-id", tfm, "--bucket", bucket, "--output", "table")
+            say("   round 2 has the generated set's labels and a better AreaUnderPRCurve; the charts draw both")
+            stack.import_labels("rounds", "--transform-id", tfm, "--bucket", bucket, "--output", "table",
+                                "--chart", str(CHART))
+            say("   and the message of round 2, with its change from round 1:")
+            stack.inbox()
         rounds = stack.rounds(bucket, tfm).get("rounds", [])
 
         print()
@@ -394,6 +435,7 @@ def demo():
         say(f"11. a new transform ({other}) has no labels yet: an operator generates its first labeling set by hand")
         stack.import_labels("generate", "--transform-id", other, "--bucket", bucket, "--wait", "--poll-interval", "0.5")
         first_set = stack.rounds(bucket, other).get("firstLabelingSet") or {}
+        stack.inbox()
     finally:
         stack.stop()
     failed = [f for f in tick.get("finished", []) if f.get("state") == "FAILED"]
@@ -409,12 +451,18 @@ def demo():
         raise SystemExit(f"demo failed: expected two evaluated rounds, the second better; got {rounds}")
     if not (generated.get("objects") and covered == [generated.get("uploadTo", "")[len(f"s3://{bucket}/"):]]):
         raise SystemExit(f"demo failed: expected round 2 to import the labeling set generated after round 1; got {rounds}")
+    if not (CHART.exists() and CHART.read_text().lstrip().startswith("<svg")):
+        raise SystemExit(f"demo failed: expected the quality chart at {CHART}")
+    wanted = ["import-failed", "round-evaluated", "labeling-set-ready", "round-evaluated", "labeling-set-ready"]
+    if stack.messages != wanted:
+        raise SystemExit(f"demo failed: expected the messages {wanted}; got {stack.messages}")
     if not ((first_set.get("run") or {}).get("status") == "SUCCEEDED" and first_set.get("objects")):
         raise SystemExit(f"demo failed: expected the new transform's first labeling set generated; got {first_set}")
     say("demo passed: the first upload SUCCEEDED; the second waited its turn, then FAILED with Glue's own "
         "message in its tag, ledger and log; the teaching loop evaluated round 1, generated the next labeling "
         "set, and round 2 (that set, labeled) was evaluated better: "
-        f"AreaUnderPRCurve {auprc[0]} then {auprc[1]}; a new transform got its first labeling set by hand")
+        f"AreaUnderPRCurve {auprc[0]} then {auprc[1]}; a new transform got its first labeling set by hand; "
+        f"the labeler was told each time ({len(stack.messages)} messages); the quality chart: {CHART}")
 
 
 def main():
