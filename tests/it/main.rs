@@ -3,8 +3,8 @@
 //! `cargo test --test it <module>::`, e.g. `cargo test --test it e2e_lanes::`.
 //!
 //! - Mocked: the real SDK clients answered by `aws-smithy-mocks` rules ([`mocks`]):
-//!   `critical_path`, `findmatches`, `handler`, `ledger`, `tick`, `triggers`, and `documents`
-//!   (also on moto).
+//!   `critical_path`, `findmatches`, `handler`, `ledger`, `notify` (its claim race also on
+//!   moto), `tick`, `triggers`, and `documents` (also on moto).
 //! - End to end: the real binaries against moto and glue-local on loopback (the
 //!   `local-stack` crate): `cli`, `e2e`, `e2e_by_hand`, `e2e_lanes`, `e2e_ledger`, `e2e_loop`, `e2e_notify`, `e2e_triggers`,
 //!   `startup`.
@@ -29,6 +29,7 @@ mod findmatches;
 mod handler;
 mod ledger;
 mod mocks;
+mod notify;
 mod startup;
 mod template;
 mod tick;

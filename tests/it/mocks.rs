@@ -128,6 +128,18 @@ pub fn state(config: Config, s3: &[&Rule], glue: &[&Rule]) -> State {
     }
 }
 
+/// `state` whose SNS client is answered by `sns` (matched in order), with the SDK's standard
+/// retry: a publish sent once shows that its own override turned the retry off.
+pub fn with_sns(state: State, sns: &[&Rule]) -> State {
+    let retry = || retry_config().with_initial_backoff(Duration::from_millis(1));
+    State {
+        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |c| c
+            .retry_config(retry())
+            .timeout_config(timeout_config())),
+        ..state
+    }
+}
+
 /// HeadObject of a tagged object (S3 counts tags only when there are some; the tags
 /// themselves are a [`tags`] rule).
 pub fn head(meta: &[(&str, &str)], len: i64) -> Rule {
