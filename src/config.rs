@@ -400,11 +400,12 @@ fn parse_topic_arn(value: &str) -> Result<Option<String>, String> {
                 && !region.is_empty()
                 && account.len() == 12
                 && account.chars().all(|c| c.is_ascii_digit())
-                && topic(name) =>
+                && topic(name)
+                && !name.ends_with(".fifo") =>
         {
             Ok(Some(value.to_string()))
         }
-        _ => Err("expected an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications".into()),
+        _ => Err("expected a standard (not FIFO) SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications".into()),
     }
 }
 
@@ -529,8 +530,9 @@ mod tests {
             ("TARGET_AUPRC", "1.5", "invalid configuration: TARGET_AUPRC=\"1.5\": expected an AreaUnderPRCurve above 0 and at most 1, e.g. 0.95"),
             ("PLATEAU_DELTA", "x", "invalid configuration: PLATEAU_DELTA=\"x\": expected an AreaUnderPRCurve gain from 0 to below 1, e.g. 0.005"),
             ("PLATEAU_ROUNDS", "101", "invalid configuration: PLATEAU_ROUNDS=\"101\": expected a whole number of rounds from 0 (no plateau rule) to 100"),
-            ("NOTIFY_TOPIC_ARN", "labels-news", "invalid configuration: NOTIFY_TOPIC_ARN=\"labels-news\": expected an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications"),
-            ("NOTIFY_TOPIC_ARN", "arn:aws:sqs:eu-west-1:123456789012:q", "invalid configuration: NOTIFY_TOPIC_ARN=\"arn:aws:sqs:eu-west-1:123456789012:q\": expected an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications"),
+            ("NOTIFY_TOPIC_ARN", "labels-news", "invalid configuration: NOTIFY_TOPIC_ARN=\"labels-news\": expected a standard (not FIFO) SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications"),
+            ("NOTIFY_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:news.fifo", "invalid configuration: NOTIFY_TOPIC_ARN=\"arn:aws:sns:eu-west-1:123456789012:news.fifo\": expected a standard (not FIFO) SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications"),
+            ("NOTIFY_TOPIC_ARN", "arn:aws:sqs:eu-west-1:123456789012:q", "invalid configuration: NOTIFY_TOPIC_ARN=\"arn:aws:sqs:eu-west-1:123456789012:q\": expected a standard (not FIFO) SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:glue-label-importer, or empty for no notifications"),
             ("LEDGER_PREFIX", "labels", "invalid configuration: LEDGER_PREFIX=\"labels/\": the ledger must live outside the labels prefix \"labels/\" (and the labels prefix outside it), e.g. glue-label-importer/"),
         ];
         for (var, value, want) in cases {

@@ -12,8 +12,16 @@ use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::State;
 
-/// SNS's limit for an email subject: at most 100 printable ASCII characters, one line.
-pub const SUBJECT_MAX: usize = 100;
+/// SNS's limit for an email subject: less than 100 printable ASCII characters, one line.
+pub const SUBJECT_MAX: usize = 99;
+
+/// A message's body is cut to this many bytes (SNS takes 256 KiB with the attributes).
+pub const BODY_MAX: usize = 240 * 1024;
+
+/// Refusals that say nothing went out and a later try may pass: tried again, at most
+/// [`ATTEMPTS`] in all.
+const PASSING: [&str; 3] = ["Throttled", "ThrottlingException", "KMSThrottling"];
+const ATTEMPTS: u32 = 3;
 
 /// How a publish sent once failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,8 +51,47 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Publishes one message once, with string message attributes; its MessageId.
+/// The body cut to [`BODY_MAX`] bytes (on a character boundary), saying so.
+pub fn fit_body(body: &str) -> std::borrow::Cow<'_, str> {
+    if body.len() <= BODY_MAX {
+        return body.into();
+    }
+    let mut end = BODY_MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n... (cut: the message was longer than SNS takes; the function's log has the whole event)",
+        &body[..end]
+    )
+    .into()
+}
+
+/// Publishes one message once, with string message attributes; its MessageId. A refusal that
+/// says nothing went out and may pass (throttling) is tried again, at most [`ATTEMPTS`] times
+/// in all; an unclear answer never.
 pub async fn publish_once(
+    state: &State,
+    topic_arn: &str,
+    subject: &str,
+    body: &str,
+    attributes: &[(&str, &str)],
+) -> Result<String, PublishError> {
+    let mut attempt = 1;
+    loop {
+        match publish(state, topic_arn, subject, body, attributes).await {
+            Err(PublishError::Refused { code, .. })
+                if attempt < ATTEMPTS && PASSING.contains(&code.as_str()) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn publish(
     state: &State,
     topic_arn: &str,
     subject: &str,
@@ -56,7 +103,7 @@ pub async fn publish_once(
         .publish()
         .topic_arn(topic_arn)
         .subject(subject)
-        .message(body);
+        .message(fit_body(body));
     for (name, value) in attributes {
         let value = attribute(value).map_err(|message| PublishError::Refused {
             topic_arn: topic_arn.to_string(),

@@ -86,7 +86,7 @@ pub fn import_failed(entry: &Entry, upload_id: &str) -> Notice {
         event: Event::ImportFailed,
         transform_id: tfm.clone(),
         name: format!("import-failed-{upload_id}"),
-        subject: subject(&format!("Label import {status}: {file} ({tfm})")),
+        subject: subject(&format!("Label import {status} ({tfm}): {file}")),
         body,
     }
 }
@@ -238,13 +238,15 @@ pub fn round_evaluated(
 }
 
 /// The loop stopped after `round` (the first round of its series that stopped it): why, with
-/// the series' last rounds. `None` when the round did not stop it, or an earlier one had.
+/// the series' last rounds. `None` when the round did not stop it, or an earlier one had (a
+/// stop is told once per series). `generates`: the loop generates labeling sets.
 pub fn loop_stopped(
     bucket: &str,
     transform_id: &str,
     rounds: &Rounds,
     round: &Round,
     task_run_id: &str,
+    generates: bool,
 ) -> Option<Notice> {
     let stop = round.stopped.as_ref()?;
     let series: Vec<&Round> = rounds
@@ -259,8 +261,13 @@ pub fn loop_stopped(
         return None;
     }
     let number = round.number;
+    let what = if generates {
+        "stopped generating labeling sets"
+    } else {
+        "met its stop rule (quality stopped improving; TEACHING_LOOP=evaluate generates no labeling sets)"
+    };
     let mut body = format!(
-        "The teaching loop of FindMatches transform {transform_id} stopped generating labeling sets after round {number}:\n    {stop}\n\nThe last rounds of this series:\n"
+        "The teaching loop of FindMatches transform {transform_id} {what} after round {number}:\n    {stop}\n\nThe last rounds of this series:\n"
     );
     let _ = writeln!(
         body,
@@ -300,7 +307,7 @@ pub fn loop_stopped(
         transform_id: transform_id.to_string(),
         name: format!("loop-stopped-{task_run_id}"),
         subject: subject(&format!(
-            "Teaching loop stopped ({why}) after round {number} of {transform_id}"
+            "Loop stopped ({why}) after round {number} of {transform_id}"
         )),
         body,
     })
@@ -317,7 +324,7 @@ mod tests {
             "Round 2: AUPRC ? 0.9?ok"
         );
         let long = subject(&"x".repeat(150));
-        assert_eq!(long.len(), 100);
+        assert_eq!(long.len(), 99);
         assert!(long.ends_with("..."));
     }
 }

@@ -944,9 +944,14 @@ async fn follow_evaluation(
             state.config.teaching_loop.generates() && written.value.stopped_in_series().is_none();
         let notice = message::round_evaluated(bucket, transform_id, round, task_run_id, generates);
         notify::send(state, ledger, notice).await;
-        if let Some(notice) =
-            message::loop_stopped(bucket, transform_id, &written.value, round, task_run_id)
-        {
+        if let Some(notice) = message::loop_stopped(
+            bucket,
+            transform_id,
+            &written.value,
+            round,
+            task_run_id,
+            state.config.teaching_loop.generates(),
+        ) {
             notify::send(state, ledger, notice).await;
         }
         let m = round.metrics.clone().unwrap_or_default();

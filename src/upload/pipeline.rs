@@ -13,6 +13,7 @@ use crate::lifecycle::entry::{attempt_token, Entry, ImportState, Upload};
 use crate::lifecycle::lane::{self, Turn};
 use crate::lifecycle::ledger::Ledger;
 use crate::lifecycle::start::{self, Attempt, Basis};
+use crate::notify::{self, message};
 use crate::upload::admit::{admit, first_look, Admitted};
 use crate::upload::intake::{decode_key, Record};
 use crate::upload::order::RecordOrder;
@@ -130,6 +131,18 @@ async fn import(
     let seen = (recent, lane);
     let attempt = start_in_lane(state, &ledger, &upload_id, &entry_key, entry, order, seen).await?;
     tag_queued(state, &admitted.upload, &attempt).await;
+    if let Attempt::Refused { error } = &attempt {
+        let mut refused = Entry::new(
+            &admitted.upload,
+            transform_id,
+            &admitted.input_s3_path,
+            admitted.replace_all_labels,
+            ImportState::Failed,
+            crate::now(),
+        );
+        refused.error_string = Some(error.to_string());
+        notify::send(state, &ledger, message::import_failed(&refused, &upload_id)).await;
+    }
     let ledger_entry = format!("s3://{}/{entry_key}", record.bucket);
     report(admitted, transform_id, ledger_entry, attempt)
 }

@@ -115,7 +115,7 @@ async fn each_event_sends_one_message_a_person_can_act_on() {
     );
     assert_eq!(
         failed.subject,
-        format!("Label import FAILED: bad.csv ({TFM})")
+        format!("Label import FAILED ({TFM}): bad.csv")
     );
     let object = format!("s3://{BUCKET}/{bad}");
     for line in [
@@ -200,7 +200,7 @@ async fn each_event_sends_one_message_a_person_can_act_on() {
     let stopped = &got[1];
     assert_eq!(
         stopped.subject,
-        format!("Teaching loop stopped (target reached) after round 2 of {TFM}")
+        format!("Loop stopped (target reached) after round 2 of {TFM}")
     );
     let target_read: f64 = format!("{target:.6}").parse().unwrap();
     assert!(

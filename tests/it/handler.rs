@@ -839,3 +839,50 @@ async fn a_delivery_meeting_the_ledger_entry_acts_on_its_state() {
         assert_eq!(start.num_calls(), starts);
     }
 }
+
+/// Glue refusing an upload's start is a person's news: one `import-failed` message with
+/// Glue's words and the re-drive, sent once from the upload's own invocation.
+#[tokio::test]
+async fn a_start_glue_refuses_sends_one_import_failed_message() {
+    let key = format!("labels/{TFM}/x.csv");
+    let start = mock!(aws_sdk_glue::Client::start_import_labels_task_run)
+        .sequence()
+        .http_status(
+            400,
+            Some(glue_error_body(
+                "ResourceNumberLimitExceededException",
+                "Label file has exceeded the limit of 10 MB.",
+            )),
+        )
+        .repeatedly()
+        .build();
+    let topic = "arn:aws:sns:us-east-1:123456789012:labels-news";
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(move |r| {
+            let body = r.message().unwrap_or_default();
+            let event = r
+                .message_attributes()
+                .and_then(|a| a.get("event"))
+                .and_then(|v| v.string_value());
+            r.topic_arn() == Some(topic)
+                && r.subject() == Some(&format!("Label import FAILED ({TFM}): x.csv"))
+                && event == Some("import-failed")
+                && body.contains("Glue refused to start its import:\n    Glue StartImportLabelsTaskRun failed with ResourceNumberLimitExceededException: Label file has exceeded the limit of 10 MB.")
+                && body.contains(&format!("    import-labels import s3://bkt/labels/{TFM}/x.csv --force\n"))
+        })
+        .then_output(|| {
+            aws_sdk_sns::operation::publish::PublishOutput::builder()
+                .message_id("m-1")
+                .build()
+        });
+    let (h, t, p, hist) = (head(&[], 5), tags(&[]), put_tags(), history(vec![]));
+    let config = Config {
+        preflight: false,
+        notify_topic_arn: Some(topic.into()),
+        ..Config::default()
+    };
+    let state = crate::mocks::with_sns(state(config, &[&h, &t, &p], &[&hist, &start]), &[&publish]);
+    let d = failure(&state, event(vec![s3_record(&key, "e")])).await;
+    assert_eq!(d.error_type, "PermanentImportFailure");
+    assert_eq!((start.num_calls(), publish.num_calls()), (1, 1));
+}

@@ -794,6 +794,31 @@ fn every_mode_ticks_and_keeps_its_ledger_apart_from_the_labels() {
             &json!({"Ref": "LedgerRetentionInDays"})
         )
     );
+    let claims = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Id"] == "expire-notification-claims")
+        .expect("a rule for the notifications' claims");
+    assert_eq!(
+        (&claims["Prefix"], &claims["ExpirationInDays"]),
+        (
+            &json!({"Fn::Sub": "${LedgerPrefix}notifications/"}),
+            &json!({"Ref": "LedgerRetentionInDays"})
+        )
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .build(),
+    );
+    let ledger = glue_label_importer::lifecycle::ledger::Ledger::new(&s3, "bkt", "L/");
+    assert!(
+        ledger
+            .notification_key("tfm", "x")
+            .starts_with("L/notifications/"),
+        "the function writes its claims where the rule expires them"
+    );
     assert_eq!(
         glue_label_importer::lifecycle::entry::FINISHED_TAG,
         ("glue-label-importer-entry", "finished"),

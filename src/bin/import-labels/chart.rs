@@ -256,7 +256,13 @@ fn draw<DB: DrawingBackend>(
                     ),
             ))?;
         }
-        if let Some(stop) = &d.round.stopped {
+        // The round after which the loop stopped: the first of its series with a stop (a
+        // plateau that goes on sets it again on later rounds).
+        let stopped_before = rounds
+            .rounds
+            .iter()
+            .any(|r| r.series == series && r.number < d.round.number && r.stopped.is_some());
+        if let (Some(stop), false) = (&d.round.stopped, stopped_before) {
             chart.draw_series(std::iter::once(PathElement::new(
                 vec![(d.labels, y_lo), (d.labels, y_hi)],
                 STOPPED.stroke_width(2),
