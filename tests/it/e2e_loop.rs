@@ -1,7 +1,7 @@
 //! End to end, the teaching loop (TEACHING_LOOP=evaluate): the real Lambda binary's ticks
 //! against moto and glue-local's FindMatches model — one evaluation per round, NOT_READY, a
 //! recorded round with every metric, a FAILED evaluation, the loop off, the idle tick, and
-//! concurrent ticks starting one evaluation per round.
+//! concurrent ticks starting one evaluation per round (and telling each round once).
 
 use std::time::Duration;
 
@@ -333,10 +333,13 @@ async fn with_the_loop_off_a_tick_makes_no_loop_call() {
 async fn concurrent_ticks_start_one_evaluation_and_one_generation_per_round() {
     // A quiet second: the tick that notes the import does not open the round itself. A
     // plateau too small to stop the loop within 50 rounds.
+    // Each round's messages are raced too: one round-evaluated and one labeling-set-ready.
+    let arn = local_stack::topic_arn("loop-news");
     let env = [
         ("TEACHING_LOOP", "evaluate-and-generate"),
         ("LOOP_QUIET_SECONDS", "1"),
         ("PLATEAU_DELTA", "0.000001"),
+        ("NOTIFY_TOPIC_ARN", arn.as_str()),
     ];
     let settings = Settings {
         generation_run_duration: Duration::from_millis(150),
@@ -345,6 +348,7 @@ async fn concurrent_ticks_start_one_evaluation_and_one_generation_per_round() {
     let stack = Stack::start_with(settings, &env).await;
     let instances = 3;
     let _more = stack.more_instances(instances - 1, &env);
+    let topic = stack.topic("loop-news").await;
     stack.transform(TFM).await;
     for round in 1..=50usize {
         upload(&stack, TFM, &[&format!("race-{round}")]).await;
@@ -401,6 +405,37 @@ async fn concurrent_ticks_start_one_evaluation_and_one_generation_per_round() {
             })
             .count();
         assert_eq!(reported, 1, "one tick lists the set: {replies:?}");
+        let told: Vec<(String, String)> = stack
+            .messages(&topic)
+            .await
+            .into_iter()
+            .map(|m| (m.event, m.subject))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                (
+                    "round-evaluated".to_string(),
+                    format!(
+                        "Round {round} of {TFM}: AUPRC {:.4} ({})",
+                        this["metrics"]["areaUnderPRCurve"].as_f64().unwrap(),
+                        if round == 1 {
+                            "first".to_string()
+                        } else {
+                            format!(
+                                "{:+.4}",
+                                this["change"]["areaUnderPRCurve"].as_f64().unwrap()
+                            )
+                        }
+                    )
+                ),
+                (
+                    "labeling-set-ready".to_string(),
+                    format!("Labeling set ready: round {} of {TFM}", round + 1)
+                ),
+            ],
+            "round {round}"
+        );
     }
 }
 
