@@ -21,7 +21,7 @@ pub const BODY_MAX: usize = 240 * 1024;
 /// Refusals that say nothing went out and a later try may pass: tried again, at most
 /// [`ATTEMPTS`] in all.
 const PASSING: [&str; 3] = ["Throttled", "ThrottlingException", "KMSThrottling"];
-const ATTEMPTS: u32 = 3;
+pub const ATTEMPTS: u32 = 3;
 
 /// How a publish sent once failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
