@@ -460,34 +460,18 @@ impl Stack {
             .topic_arn()
             .expect("TopicArn")
             .to_string();
-        let created = moto
-            .aws_json(
-                "sqs",
-                "AmazonSQS.CreateQueue",
-                &json!({"QueueName": format!("{name}-inbox")}),
-            )
-            .await
-            .expect("create queue");
-        let queue_url = created["QueueUrl"].as_str().expect("QueueUrl").to_string();
-        let attributes = moto
-            .aws_json(
-                "sqs",
-                "AmazonSQS.GetQueueAttributes",
-                &json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
-            )
-            .await
-            .expect("queue attributes");
-        let queue_arn = attributes["Attributes"]["QueueArn"]
-            .as_str()
-            .expect("QueueArn");
+        let inbox = self.queue(&format!("{name}-inbox")).await;
         sns.subscribe()
             .topic_arn(&arn)
             .protocol("sqs")
-            .endpoint(queue_arn)
+            .endpoint(&inbox.arn)
             .send()
             .await
             .expect("subscribe the queue");
-        Topic { arn, queue_url }
+        Topic {
+            arn,
+            queue_url: inbox.url,
+        }
     }
 
     /// Every message the topic's queue holds now (read and deleted), oldest first.
@@ -558,24 +542,7 @@ impl Stack {
     /// Creates a queue and has the bucket notify it of every upload under `prefix`, as the
     /// SQS trigger does (moto then sends it the s3:TestEvent, as S3 does).
     pub async fn notify_queue(&self, name: &str, prefix: &str) -> Queue {
-        let moto = self.lease.moto;
-        let created = moto
-            .aws_json("sqs", "AmazonSQS.CreateQueue", &json!({"QueueName": name}))
-            .await
-            .expect("create queue");
-        let url = created["QueueUrl"].as_str().expect("QueueUrl").to_string();
-        let attributes = moto
-            .aws_json(
-                "sqs",
-                "AmazonSQS.GetQueueAttributes",
-                &json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
-            )
-            .await
-            .expect("queue attributes");
-        let arn = attributes["Attributes"]["QueueArn"]
-            .as_str()
-            .expect("QueueArn")
-            .to_string();
+        let Queue { url, arn } = self.queue(name).await;
         let filter = NotificationConfigurationFilter::builder()
             .key(
                 S3KeyFilter::builder()
@@ -606,6 +573,47 @@ impl Stack {
             .await
             .expect("bucket notification");
         Queue { url, arn }
+    }
+
+    /// Creates the SQS queue `name` on moto.
+    pub async fn queue(&self, name: &str) -> Queue {
+        let moto = self.lease.moto;
+        let created = moto
+            .aws_json("sqs", "AmazonSQS.CreateQueue", &json!({"QueueName": name}))
+            .await
+            .expect("create queue");
+        let url = created["QueueUrl"].as_str().expect("QueueUrl").to_string();
+        let attributes = moto
+            .aws_json(
+                "sqs",
+                "AmazonSQS.GetQueueAttributes",
+                &json!({"QueueUrl": url, "AttributeNames": ["QueueArn"]}),
+            )
+            .await
+            .expect("queue attributes");
+        let arn = attributes["Attributes"]["QueueArn"]
+            .as_str()
+            .expect("QueueArn")
+            .to_string();
+        Queue { url, arn }
+    }
+
+    /// Every key under `prefix` in the bucket, as `s3://` URIs, in key order.
+    pub async fn keys(&self, prefix: &str) -> Vec<String> {
+        let listed = self
+            .s3
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix(prefix)
+            .send()
+            .await
+            .expect("list objects");
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .map(|k| format!("s3://{BUCKET}/{k}"))
+            .collect()
     }
 
     /// Sends a message that did not come from S3.

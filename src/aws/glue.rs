@@ -4,7 +4,7 @@
 
 use aws_config::retry::RetryConfig;
 use aws_sdk_glue::config::http::HttpResponse;
-use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_glue::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_glue::operation::get_ml_task_runs::builders::GetMLTaskRunsFluentBuilder;
 use aws_sdk_glue::primitives::DateTime;
 use aws_sdk_glue::types::{
@@ -66,13 +66,7 @@ pub fn start_failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
     transform_id: &str,
     e: SdkError<E, HttpResponse>,
 ) -> StartFailure {
-    let unclear = match &e {
-        SdkError::ServiceError(service) => service.raw().status().as_u16() >= 500,
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        _ => false,
-    };
+    let unclear = super::is_unclear(&e);
     let error = glue_error(operation, transform_id, e);
     if unclear {
         StartFailure::Unclear(error)
@@ -301,28 +295,7 @@ pub fn glue_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     transform_id: &str,
     err: SdkError<E, HttpResponse>,
 ) -> ImportError {
-    let (code, message) = match &err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let code = e
-                .code()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("HTTP {}", service.raw().status().as_u16()));
-            (code, e.message().unwrap_or("no message").to_string())
-        }
-        SdkError::ConstructionFailure(_) => (
-            "RequestConstruction".to_string(),
-            DisplayErrorContext(&err).to_string(),
-        ),
-        SdkError::TimeoutError(_) => (
-            "Timeout".to_string(),
-            "no answer within the SDK timeouts".to_string(),
-        ),
-        _ => (
-            "NetworkError".to_string(),
-            DisplayErrorContext(&err).to_string(),
-        ),
-    };
+    let (code, message) = super::code_and_message(&err);
     ImportError::Glue {
         operation,
         code,

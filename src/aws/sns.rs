@@ -7,7 +7,7 @@
 
 use aws_sdk_sns::config::http::HttpResponse;
 use aws_sdk_sns::config::retry::RetryConfig;
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::State;
@@ -77,27 +77,6 @@ pub async fn publish_once(
     body: &str,
     attributes: &[(&str, &str)],
 ) -> Result<String, PublishError> {
-    let mut attempt = 1;
-    loop {
-        match publish(state, topic_arn, subject, body, attributes).await {
-            Err(PublishError::Refused { code, .. })
-                if attempt < ATTEMPTS && PASSING.contains(&code.as_str()) =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-async fn publish(
-    state: &State,
-    topic_arn: &str,
-    subject: &str,
-    body: &str,
-    attributes: &[(&str, &str)],
-) -> Result<String, PublishError> {
     let mut request = state
         .sns
         .publish()
@@ -112,53 +91,47 @@ async fn publish(
         })?;
         request = request.message_attributes(*name, value);
     }
-    let sent = request
-        .customize()
-        .config_override(aws_sdk_sns::Config::builder().retry_config(RetryConfig::disabled()))
-        .send()
-        .await;
-    match sent {
-        Ok(out) => Ok(out.message_id().unwrap_or_default().to_string()),
-        Err(e) => Err(publish_error(topic_arn, e)),
+    let mut attempt = 1;
+    loop {
+        let sent = request
+            .clone()
+            .customize()
+            .config_override(aws_sdk_sns::Config::builder().retry_config(RetryConfig::disabled()))
+            .send()
+            .await;
+        match sent.map_err(|e| publish_error(topic_arn, e)) {
+            Err(PublishError::Refused { code, .. })
+                if attempt < ATTEMPTS && PASSING.contains(&code.as_str()) =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                attempt += 1;
+            }
+            sent => return sent.map(|out| out.message_id().unwrap_or_default().to_string()),
+        }
     }
 }
 
+/// Unclear (it may have gone out) or refused (nothing did), in SNS's words; an unclear 5xx is
+/// named by its HTTP status.
 fn publish_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     topic_arn: &str,
     err: SdkError<E, HttpResponse>,
 ) -> PublishError {
     let topic_arn = topic_arn.to_string();
-    match &err {
-        SdkError::ServiceError(service) if service.raw().status().as_u16() < 500 => {
-            let e = service.err();
-            PublishError::Refused {
-                topic_arn,
-                code: e
-                    .code()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("HTTP {}", service.raw().status().as_u16())),
-                message: e.message().unwrap_or("no message").to_string(),
-            }
-        }
-        SdkError::ConstructionFailure(_) => PublishError::Refused {
+    let (mut code, message) = super::code_and_message(&err);
+    if !super::is_unclear(&err) {
+        return PublishError::Refused {
             topic_arn,
-            code: "RequestConstruction".into(),
-            message: DisplayErrorContext(&err).to_string(),
-        },
-        SdkError::ServiceError(service) => PublishError::Unclear {
-            topic_arn,
-            code: format!("HTTP {}", service.raw().status().as_u16()),
-            message: service.err().message().unwrap_or("no message").to_string(),
-        },
-        SdkError::TimeoutError(_) => PublishError::Unclear {
-            topic_arn,
-            code: "Timeout".into(),
-            message: "no answer within the SDK timeouts".into(),
-        },
-        _ => PublishError::Unclear {
-            topic_arn,
-            code: "NetworkError".into(),
-            message: DisplayErrorContext(&err).to_string(),
-        },
+            code,
+            message,
+        };
+    }
+    if let SdkError::ServiceError(service) = &err {
+        code = format!("HTTP {}", service.raw().status().as_u16());
+    }
+    PublishError::Unclear {
+        topic_arn,
+        code,
+        message,
     }
 }

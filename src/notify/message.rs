@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::aws::sns::SUBJECT_MAX;
 use crate::lifecycle::entry::Entry;
-use crate::teaching::rounds::{Generation, Round, RoundState, Rounds};
+use crate::teaching::rounds::{figure, signed, Generation, Round, RoundState, Rounds};
 
 use super::{Event, Notice};
 
@@ -26,14 +26,6 @@ pub fn subject(text: &str) -> String {
         return clean;
     }
     format!("{}...", &clean[..SUBJECT_MAX - 3])
-}
-
-fn figure(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"))
-}
-
-fn signed(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_string(), |x| format!("{x:+.4}"))
 }
 
 fn count(x: Option<i64>) -> String {
@@ -89,6 +81,15 @@ pub fn import_failed(entry: &Entry, upload_id: &str) -> Notice {
         subject: subject(&format!("Label import {status} ({tfm}): {file}")),
         body,
     }
+}
+
+/// An import Glue refused to start (`error`: its refusal), as [`import_failed`] tells it.
+pub fn import_refused(entry: &Entry, error: &str, upload_id: &str) -> Notice {
+    let mut refused = entry.clone();
+    refused.state = crate::lifecycle::entry::ImportState::Failed;
+    refused.task_run_id = None;
+    refused.error_string = Some(error.to_string());
+    import_failed(&refused, upload_id)
 }
 
 /// A labeling set whose generation SUCCEEDED: where to download it, where to upload it

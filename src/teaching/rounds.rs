@@ -95,6 +95,16 @@ pub fn is_final(status: &str) -> bool {
     )
 }
 
+/// A figure to 4 decimals, or `-` when Glue gave none (tables and messages).
+pub fn figure(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"))
+}
+
+/// A change to 4 decimals with its sign, or `-`.
+pub fn signed(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_string(), |x| format!("{x:+.4}"))
+}
+
 /// The labeling set generated after a round, for the labeler's next round.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -132,7 +132,7 @@ async fn import(
     let attempt = start_in_lane(state, &ledger, &upload_id, &entry_key, entry, order, seen).await?;
     tag_queued(state, &admitted.upload, &attempt).await;
     if let Attempt::Refused { error } = &attempt {
-        let mut refused = Entry::new(
+        let entry = Entry::new(
             &admitted.upload,
             transform_id,
             &admitted.input_s3_path,
@@ -140,8 +140,8 @@ async fn import(
             ImportState::Failed,
             crate::now(),
         );
-        refused.error_string = Some(error.to_string());
-        notify::send(state, &ledger, message::import_failed(&refused, &upload_id)).await;
+        let notice = message::import_refused(&entry, &error.to_string(), &upload_id);
+        notify::send(state, &ledger, notice).await;
     }
     let ledger_entry = format!("s3://{}/{entry_key}", record.bucket);
     report(admitted, transform_id, ledger_entry, attempt)

@@ -63,26 +63,10 @@ async fn tick_until_messages(stack: &Stack, topic: &Topic, count: usize) -> Vec<
 }
 
 async fn claims(stack: &Stack) -> Vec<Value> {
-    let listed = stack
-        .s3
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .prefix(format!("glue-label-importer/notifications/{TFM}/"))
-        .send()
-        .await
-        .unwrap();
+    let prefix = format!("glue-label-importer/notifications/{TFM}/");
     let mut claims = Vec::new();
-    for object in listed.contents() {
-        let got = stack
-            .s3
-            .get_object()
-            .bucket(BUCKET)
-            .key(object.key().unwrap())
-            .send()
-            .await
-            .unwrap();
-        let bytes = got.body.collect().await.unwrap().into_bytes();
-        claims.push(serde_json::from_slice(&bytes).unwrap());
+    for uri in stack.keys(&prefix).await {
+        claims.push(stack.ledger_entry(&Value::String(uri)).await);
     }
     claims
 }
@@ -160,16 +144,9 @@ async fn each_event_sends_one_message_a_person_can_act_on() {
         ready.subject,
         format!("Labeling set ready: round 2 of {TFM}")
     );
-    let listed = stack
-        .s3
-        .list_objects_v2()
-        .bucket(BUCKET)
-        .prefix(format!("labeling-sets/{TFM}/round-2/"))
-        .send()
-        .await
-        .unwrap();
-    let set = format!("s3://{BUCKET}/{}", listed.contents()[0].key().unwrap());
-    assert_eq!(listed.contents().len(), 1);
+    let listed = stack.keys(&format!("labeling-sets/{TFM}/round-2/")).await;
+    assert_eq!(listed.len(), 1);
+    let set = &listed[0];
     for line in [
         format!("    aws s3 cp {set} round-2.csv"),
         "    import-labels validate round-2.csv".to_string(),

@@ -1,18 +1,9 @@
 //! `import-labels rounds`: a transform's teaching rounds from its rounds document, as a table
 //! and a text chart of AUPRC and F1 over the label count.
 
-use glue_label_importer::teaching::rounds::{Round, RoundState, Rounds};
+use glue_label_importer::teaching::rounds::{figure, signed, Round, RoundState, Rounds};
 
 use crate::status::render;
-
-/// A figure to 4 decimals, or `-` when Glue gave none.
-fn figure(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_string(), |x| format!("{x:.4}"))
-}
-
-fn signed(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_string(), |x| format!("{x:+.4}"))
-}
 
 fn state(round: &Round) -> &'static str {
     match round.state {

@@ -56,12 +56,9 @@ pub(super) async fn attempted(
                 bucket,
                 key, transform_id, "Glue refused the import: {error}"
             );
-            let mut refused = entry.clone();
-            refused.state = ImportState::Failed;
-            refused.task_run_id = None;
-            refused.error_string = Some(error.to_string());
             let upload_id = crate::lifecycle::ledger::upload_id(&before.key);
-            notify::send(state, ledger, message::import_failed(&refused, upload_id)).await;
+            let notice = message::import_refused(entry, &error.to_string(), upload_id);
+            notify::send(state, ledger, notice).await;
             Finding::Refused(error)
         }
     }
